@@ -1,0 +1,147 @@
+"""posediff checkpoints: atomic writes, a content hash, ``weights_only=True`` loading.
+
+A posediff checkpoint is a ``torch.save`` of a plain dict::
+
+    {"format": "posediff", "version": 1, "spec": <resolved spec>, "state_dict": {...},
+     "extra": {...}}
+
+written to a temporary file, fsynced and renamed over the target, with a ``.sha256`` file beside it.
+Loading uses ``torch.load(weights_only=True)``; a truncated or corrupted file raises
+:class:`~posediff.errors.CheckpointError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .errors import CheckpointError
+
+__all__ = ["save_checkpoint", "read_checkpoint", "save_lifter", "load_lifter", "load_state_into", "file_sha256"]
+
+FORMAT = "posediff"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
+    """Atomically write ``payload`` (tensors, dicts, lists, numbers, strings) to ``path``.
+
+    The bytes go to a temporary file in the same folder, are fsynced, hashed, and renamed over
+    ``path``; the hash goes to ``path + ".sha256"``. A crash leaves either the old or the new file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(dict(payload), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        digest = file_sha256(tmp)
+        os.replace(tmp, path)
+        side = path.with_name(path.name + ".sha256")
+        side_tmp = side.with_name(side.name + ".tmp")
+        side_tmp.write_text(digest + "\n")
+        os.replace(side_tmp, side)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | Path, verify: bool = True) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``; verify its hash when a ``.sha256`` exists.
+
+    Raises:
+        CheckpointError: missing file, hash mismatch, truncated or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {str(path)!r}")
+    side = path.with_name(path.name + ".sha256")
+    if verify and side.is_file():
+        want = side.read_text().strip()
+        got = file_sha256(path)
+        if want and got != want:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} is corrupted: its SHA-256 {got[:12]}… does not match the "
+                f"recorded {want[:12]}… (truncated or modified after writing)"
+            )
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {str(path)!r} safely (weights_only=True): {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} holds a {type(data).__name__}, expected a dict")
+    return data
+
+
+def save_lifter(lifter, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """Save a lifter's weights together with its resolved spec."""
+    return save_checkpoint(
+        {"format": FORMAT, "version": 1, "spec": lifter.spec, "state_dict": lifter.state_dict(),
+         "extra": dict(extra or {})},
+        path,
+    )
+
+
+def _state_dict_of(data: dict, path: str | Path) -> dict:
+    if data.get("format") == FORMAT:
+        return data["state_dict"]
+    keys = list(data)[:3]
+    if any(str(k).startswith("module.") for k in data) or "model_pos" in data:
+        raise CheckpointError(
+            f"{str(path)!r} looks like an official FinePOSE/D3DP checkpoint ('model_pos' / 'module.' keys); "
+            "convert it with posediff.convert.from_official(...) or `posediff convert`"
+        )
+    raise CheckpointError(f"{str(path)!r} is not a posediff checkpoint (keys {keys})")
+
+
+def load_state_into(lifter, path: str | Path) -> None:
+    """Load the weights of a posediff checkpoint into an existing lifter (strict)."""
+    data = read_checkpoint(path)
+    state = _state_dict_of(data, path)
+    result = lifter.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} does not fit this model: missing {list(result.missing_keys)[:5]}"
+            f"{'…' if len(result.missing_keys) > 5 else ''}, unexpected {list(result.unexpected_keys)[:5]}"
+            f"{'…' if len(result.unexpected_keys) > 5 else ''}"
+        )
+
+
+def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None):
+    """Build the lifter stored in a posediff checkpoint (its spec travels with it) and load weights.
+
+    ``overrides`` may change run-time settings such as ``sampler.steps``.
+    """
+    from .build import build
+
+    data = read_checkpoint(path)
+    _state_dict_of(data, path)
+    lifter = build(data["spec"], overrides=overrides)
+    state = data["state_dict"]
+    result = lifter.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: missing keys {list(result.missing_keys)[:5]}, "
+            f"unexpected {list(result.unexpected_keys)[:5]}"
+        )
+    lifter.eval()
+    return lifter

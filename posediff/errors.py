@@ -1,0 +1,87 @@
+"""The one error hierarchy of posediff.
+
+Every error raised on purpose derives from :class:`PosediffError`, so callers can catch
+all of posediff's complaints with one ``except``. This module imports nothing of posediff.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "PosediffError",
+    "Problem",
+    "SpecError",
+    "UnknownComponentError",
+    "RegistryError",
+    "PluginError",
+    "InputError",
+    "CheckpointError",
+    "DataError",
+]
+
+
+class PosediffError(Exception):
+    """Base of every error posediff raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec.
+
+    Attributes:
+        path: Key path written as an override path, e.g. ``"sampler.steps"`` or
+            ``"fusion[0].blocks[1].heads"``.
+        message: What is wrong and what was expected.
+        hint: Optional did-you-mean or the accepted values.
+    """
+
+    path: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.hint:
+            text += f"\n    {self.hint}"
+        return text
+
+
+class SpecError(PosediffError, ValueError):
+    """A spec (preset, file or dict) is invalid. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem] | str, origin: str = "spec") -> None:
+        if isinstance(problems, str):
+            problems = [Problem("", problems)]
+        self.problems = list(problems)
+        self.origin = origin
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.origin}: {self.problems[0]}"
+        body = "\n".join("  " + str(p).replace("\n", "\n  ") for p in self.problems)
+        return f"{self.origin}: {len(self.problems)} problems\n{body}"
+
+
+class UnknownComponentError(SpecError, LookupError):
+    """A registered name was asked for that no built-in or plugin provides."""
+
+
+class RegistryError(PosediffError, RuntimeError):
+    """Bad kind, bad name, or one name provided twice."""
+
+
+class PluginError(PosediffError, ImportError):
+    """A plugin's entry point failed to load."""
+
+
+class InputError(PosediffError, ValueError):
+    """An array or argument given to a public function has the wrong shape, dtype or value."""
+
+
+class CheckpointError(PosediffError, RuntimeError):
+    """A checkpoint is missing, corrupted, of the wrong format, or has missing/unexpected keys."""
+
+
+class DataError(PosediffError, ValueError):
+    """A data file is missing or not in the expected layout."""

@@ -1,0 +1,295 @@
+"""PoseLifter: composes backbone, conditioner, fusion sites, sampler and aggregator.
+
+The public face: :meth:`PoseLifter.denoise` (one denoiser call), :meth:`PoseLifter.sample` (all
+hypotheses of all steps), :meth:`PoseLifter.lift` (sample and aggregate) and
+:meth:`PoseLifter.training_loss` (the official x0 objective).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .errors import InputError
+from .geometry.skeletons import Skeleton
+from .interfaces import Conditioning
+from .validation import as_tensor, check_finite, check_shape
+
+__all__ = ["PoseLifter"]
+
+
+class PoseLifter(nn.Module):
+    """A diffusion pose lifter assembled from registered components.
+
+    Built by :func:`posediff.build`; ``spec`` is the resolved spec it was built from, so
+    ``posediff.build(lifter.spec)`` rebuilds an identical model.
+
+    Args:
+        backbone: The denoiser trunk.
+        conditioner: Turns action labels into a :class:`~posediff.interfaces.Conditioning`.
+        sites: Fusion sites by backbone hook point.
+        sampler: The reverse process.
+        aggregator: Hypotheses → one pose.
+        skeleton: Joint set of inputs and outputs.
+        frames: Receptive field T (clip length) of the backbone.
+        spec: The resolved spec (plain dict).
+        precision: ``"fp32"`` or ``"bf16"`` (autocast while sampling).
+        max_rows: Largest denoiser batch (clips × copies) per call; 0 = unlimited.
+
+    Shapes:
+        x2d ``(B, T, J, 2)`` normalised screen coordinates; poses ``(B, T, J, 3)`` metres,
+        root-relative (root joint exactly 0).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        conditioner: nn.Module,
+        sites: Mapping[str, nn.Module],
+        sampler: nn.Module,
+        aggregator: nn.Module,
+        skeleton: Skeleton,
+        frames: int,
+        spec: dict,
+        precision: str = "fp32",
+        max_rows: int = 0,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.conditioner = conditioner
+        self.sites = nn.ModuleDict(dict(sites))
+        self.sampler = sampler
+        self.aggregator = aggregator
+        self.skeleton = skeleton
+        self.frames = frames
+        self.spec = spec
+        self.precision = precision
+        self.max_rows = max_rows
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def device(self) -> torch.device:
+        """Device of the backbone's parameters."""
+        return next(self.backbone.parameters()).device
+
+    def extra_repr(self) -> str:
+        name = self.spec.get("meta", {}).get("name", "custom")
+        return f"spec={name!r}, skeleton={self.skeleton.name!r}, frames={self.frames}"
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _check_x2d(self, x2d: Any, name: str = "x2d") -> Tensor:
+        x = as_tensor(name, x2d, device=self.device)
+        check_shape(name, x, ("B", "T", "J", "2"), {"T": self.frames, "J": self.skeleton.num_joints},
+                    hint=f"the model's window is {self.frames} frames of skeleton {self.skeleton.name!r}; "
+                         "posediff.lift() windows longer or shorter sequences")
+        check_finite(name, x)
+        return x
+
+    def _check_actions(self, actions: Optional[Sequence[Optional[str]]], batch: int):
+        if actions is None:
+            return None
+        if isinstance(actions, str):
+            actions = [actions] * batch
+        actions = list(actions)
+        if len(actions) != batch:
+            raise InputError(f"actions must hold one label per clip (B={batch}); got {len(actions)}")
+        for a in actions:
+            if a is not None and not isinstance(a, str):
+                raise InputError(f"actions must be strings or None; got {type(a).__name__}")
+        return actions
+
+    def condition(self, actions: Optional[Sequence[Optional[str]]], batch: int) -> Conditioning:
+        """Conditioning of ``batch`` clips (cached per distinct prompt by the conditioner)."""
+        return self.conditioner(self._check_actions(actions, batch), batch)
+
+    def _run_backbone(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+        return self.backbone(x2d, y_t, t, cond, self.sites)
+
+    def _denoise_copies(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+        """Denoise ``K`` copies per clip: x2d ``(B,K,T,J,2)``, y_t ``(B,K,T,J,3)``, t ``(B,K)``.
+
+        Chunks along K so that at most ``max_rows`` rows go through the backbone at once.
+        """
+        b, k = y_t.shape[:2]
+        step = k if self.max_rows <= 0 else max(1, min(k, self.max_rows // max(b, 1)))
+        outs = []
+        for k0 in range(0, k, step):
+            k1 = min(k, k0 + step)
+            kk = k1 - k0
+            out = self._run_backbone(
+                x2d[:, k0:k1].reshape(b * kk, *x2d.shape[2:]),
+                y_t[:, k0:k1].reshape(b * kk, *y_t.shape[2:]),
+                t[:, k0:k1].reshape(b * kk),
+                cond,
+            )
+            outs.append(out.reshape(b, kk, *out.shape[1:]).float())
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+    # ------------------------------------------------------------------ public API
+    def denoise(self, x2d: Any, y_t: Any, t: Any, actions: Optional[Sequence[Optional[str]]] = None) -> Tensor:
+        """One denoiser call: predict the clean pose x̂0.
+
+        Args:
+            x2d: ``(B, T, J, 2)`` normalised 2D keypoints.
+            y_t: ``(B, T, J, 3)`` noisy pose (metres × scale), as the sampler feeds it (clamped).
+            t: ``(B,)`` integer diffusion steps in ``[0, timesteps)``.
+            actions: ``B`` action labels, or ``None`` (unknown action: neutral prompt).
+
+        Returns:
+            x̂0 ``(B, T, J, 3)``.
+        """
+        x = self._check_x2d(x2d)
+        b = x.shape[0]
+        y = as_tensor("y_t", y_t, device=self.device)
+        check_shape("y_t", y, ("B", "T", "J", "3"), {"B": b, "T": x.shape[1], "J": x.shape[2]})
+        check_finite("y_t", y)
+        tt = as_tensor("t", t, dtype=None, device=self.device)
+        if tt.dim() == 0:
+            tt = tt.expand(b)
+        check_shape("t", tt, ("B",), {"B": b})
+        if tt.is_floating_point() and not bool((tt == tt.round()).all()):
+            raise InputError(f"t must hold integer diffusion steps; got {tt.tolist()}")
+        tt = tt.long()
+        steps = int(getattr(getattr(self.sampler, "schedule", None), "timesteps", 1000))
+        if bool((tt < 0).any()) or bool((tt >= steps).any()):
+            raise InputError(f"t must lie in [0, {steps - 1}]; got {tt.tolist()}")
+        cond = self.condition(actions, b)
+        return self._run_backbone(x, y, tt, cond)
+
+    def sample(
+        self,
+        x2d: Any,
+        actions: Optional[Sequence[Optional[str]]] = None,
+        generator: Optional[torch.Generator] = None,
+        hypotheses: Optional[int] = None,
+        steps: Optional[int] = None,
+        draws: Optional[Sequence[Tensor]] = None,
+    ) -> Tensor:
+        """Run the sampler: the x̂0 of every step for every hypothesis.
+
+        Args:
+            x2d: ``(B, T, J, 2)`` normalised 2D keypoints.
+            actions: ``B`` labels or ``None`` (neutral prompt). Never taken from test data.
+            generator: ``torch.Generator`` for reproducible noise.
+            hypotheses, steps: Call-time overrides of the sampler's H and M (spec untouched).
+            draws: Recorded noise to replay (parity tests).
+
+        Returns:
+            ``(B, M, H, T, J, 3)`` metres, root-relative, root joint set to 0.
+        """
+        x = self._check_x2d(x2d)
+        b = x.shape[0]
+        with torch.no_grad():
+            cond = self.condition(actions, b)
+
+            def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
+                with self._autocast():
+                    return self._denoise_copies(x2d_k, y_k, t_k, cond)
+
+            out = self.sampler.sample(
+                denoise,
+                x,
+                flip_permutation=self.skeleton.flip_permutation,
+                hypotheses=hypotheses,
+                steps=steps,
+                generator=generator,
+                draws=draws,
+            )
+        out = out.clone()
+        out[..., self.skeleton.root, :] = 0.0
+        return out
+
+    def lift(
+        self,
+        x2d: Any,
+        actions: Optional[Sequence[Optional[str]]] = None,
+        camera: Any = None,
+        root: Any = None,
+        generator: Optional[torch.Generator] = None,
+        target: Any = None,
+        hypotheses: Optional[int] = None,
+        steps: Optional[int] = None,
+    ) -> Tensor:
+        """Sample hypotheses and aggregate them into one pose per frame.
+
+        Args:
+            x2d: ``(B, T, J, 2)`` normalised 2D keypoints (T = the model's window).
+            actions: ``B`` labels or ``None``.
+            camera: Intrinsics ``(B, 9)`` or ``(9,)`` ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` in the
+                2D's normalised units (JPMA needs it).
+            root: Camera-space root trajectory ``(B, T, 1, 3)`` metres; JPMA estimates it from the
+                2D when omitted. Pass the ground truth only to reproduce the paper protocol.
+            generator: ``torch.Generator`` for reproducible noise.
+            target: Ground truth ``(B, T, J, 3)``, used only by the oracle aggregator.
+            hypotheses, steps: Call-time overrides.
+
+        Returns:
+            ``(B, T, J, 3)`` metres, root-relative.
+        """
+        hyps = self.sample(x2d, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
+        x = self._check_x2d(x2d)
+        b = x.shape[0]
+        needs = set(getattr(self.aggregator, "needs", ()))
+        kwargs: dict[str, Any] = {"x2d": x}
+        if camera is not None:
+            cam = as_tensor("camera", camera, device=self.device)
+            if cam.dim() == 1:
+                cam = cam.unsqueeze(0).expand(b, -1)
+            check_shape("camera", cam, ("B", "9"), {"B": b})
+            check_finite("camera", cam)
+            kwargs["camera"] = cam
+        elif "camera" in needs:
+            raise InputError(
+                f"aggregator {self.spec['aggregator']['name']!r} needs camera intrinsics (B, 9); got none "
+                "(pass camera=..., or build with overrides={'aggregator.name': 'mean'})"
+            )
+        if root is not None:
+            r = as_tensor("root", root, device=self.device)
+            check_shape("root", r, ("B", "T", "1", "3"), {"B": b, "T": x.shape[1]})
+            check_finite("root", r)
+            kwargs["root"] = r
+        if target is not None:
+            tg = as_tensor("target", target, device=self.device)
+            check_shape("target", tg, ("B", "T", "J", "3"), {"B": b, "T": x.shape[1], "J": x.shape[2]})
+            kwargs["target"] = tg
+        step = int(getattr(self.aggregator, "step", -1))
+        with torch.no_grad():
+            out = self.aggregator(hyps[:, step], **kwargs)
+        out = out.clone()
+        out[..., self.skeleton.root, :] = 0.0
+        return out
+
+    def training_loss(
+        self,
+        x2d: Any,
+        y3d: Any,
+        actions: Optional[Sequence[Optional[str]]] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> Tensor:
+        """The official x0 objective: MPJPE between x̂0 and the root-zeroed target (reference §4.2).
+
+        One ``t ~ U{0..T-1}`` per clip, ``y_t = clamp(√ᾱ·y + √(1-ᾱ)·ε)``, loss in metres.
+
+        Args:
+            x2d: ``(B, T, J, 2)``; y3d: ``(B, T, J, 3)`` metres (root set to 0 here).
+        """
+        x = self._check_x2d(x2d)
+        b = x.shape[0]
+        y = as_tensor("y3d", y3d, device=self.device)
+        check_shape("y3d", y, ("B", "T", "J", "3"), {"B": b, "T": x.shape[1], "J": x.shape[2]})
+        check_finite("y3d", y)
+        y = y.clone()
+        y[..., self.skeleton.root, :] = 0.0
+        steps = int(self.sampler.schedule.timesteps)
+        t = torch.randint(0, steps, (b,), generator=generator, device="cpu").to(self.device)
+        noise = torch.randn(y.shape, generator=generator, device="cpu").to(self.device)
+        y_t = self.sampler.add_noise(y, t, noise)
+        cond = self.condition(actions, b)
+        x0 = self._run_backbone(x, y_t, t, cond)
+        return torch.linalg.vector_norm(x0.float() - y, dim=-1).mean()
