@@ -146,7 +146,7 @@ binds the conditioning of the B clips and broadcasts it over the K copies."""
 
 
 class Sampler(nn.Module):
-    """Reverse process: ``sample(denoise, x2d, *, flip_pairs, hypotheses, steps, generator)``.
+    """Reverse process: ``sample(denoise, x2d, *, flip_permutation, hypotheses, steps, generator, draws)``.
 
     Returns the x̂0 of every step, ``(B, M, H, T, J, 3)``.
     """

@@ -102,7 +102,9 @@ class PoseLifter(nn.Module):
         for a in actions:
             if a is not None and not isinstance(a, str):
                 raise InputError(f"actions must be strings or None; got {type(a).__name__}")
-        return actions
+        # "" (no action text, e.g. 3DHP clips) means unknown: the neutral prompt
+        actions = [a if a else None for a in actions]
+        return None if all(a is None for a in actions) else actions
 
     def condition(self, actions: Optional[Sequence[Optional[str]]], batch: int) -> Conditioning:
         """Conditioning of ``batch`` clips (cached per distinct prompt by the conditioner)."""

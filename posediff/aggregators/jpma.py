@@ -1,0 +1,123 @@
+"""Joint-wise reprojection-based multi-hypothesis aggregation (JPMA; the paper's J-Agg)."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError, SpecError
+from ..geometry.cameras import estimate_root, reprojection_error
+from ..interfaces import Aggregator
+from ..registry import register
+from ..validation import check_finite, check_shape
+
+__all__ = ["JPMAAggregator"]
+
+
+@register("aggregator", "jpma")
+class JPMAAggregator(Aggregator):
+    """Per joint, keep the hypothesis whose reprojection is closest to the input 2D (FinePOSE §3.3).
+
+    Reference §5.2: every hypothesis is made absolute with a camera-space root translation,
+    projected with the camera intrinsics, and for each (clip, frame, joint) the hypothesis with the
+    smallest 2D distance to ``x2d`` supplies that joint. Joints of one pose may come from different
+    hypotheses; there is no temporal smoothing (as officially).
+
+    The official code adds the ground-truth root trajectory (a leak, quirk §8.2).
+    ``root="estimate"`` instead fits the root to the 2D with
+    :func:`posediff.geometry.cameras.estimate_root` applied to the mean hypothesis, unless the caller
+    passes ``root`` explicitly; ``root="given"`` requires the caller's root (paper protocol).
+
+    Args:
+        root: ``"estimate"`` (deployable) or ``"given"`` (caller supplies the root, e.g. the GT).
+        distortion: Project with the H36M distortion model (:func:`~posediff.geometry.cameras.project_to_2d`,
+            official for H36M and 3DHP TS5/6 with zero coefficients) or linearly
+            (:func:`~posediff.geometry.cameras.project_linear`, official for 3DHP TS1–4). With zero
+            distortion coefficients both give the same result.
+
+    Shape:
+        hyps ``(B, H, T, J, 3)`` root-relative metres with the root joint at 0 (the lifter zeroes it,
+        as the official evaluation does before reprojecting); x2d ``(B, T, J, 2)``; camera ``(B, 9)``
+        or ``(9,)`` in the 2D's units; root ``(B, T, 1, 3)`` metres → ``(B, T, J, 3)``.
+    """
+
+    def __init__(self, root: Literal["estimate", "given"] = "estimate", distortion: bool = True) -> None:
+        super().__init__()
+        if root not in ("estimate", "given"):
+            raise SpecError(f"aggregator.root: expected 'estimate' or 'given'; got {root!r}")
+        if not isinstance(distortion, bool):
+            raise SpecError(f"aggregator.distortion: expected a bool; got {distortion!r}")
+        self.root = root
+        self.distortion = distortion
+        self.needs = frozenset({"camera", "root"}) if root == "given" else frozenset({"camera"})
+
+    def select(
+        self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None, root: Optional[Tensor] = None
+    ) -> Tensor:
+        """The chosen hypothesis index per joint, ``(B, T, J)`` int64 (see :meth:`forward`)."""
+        for name, v in (("hyps", hyps), ("x2d", x2d), ("root", root)):
+            if (v is not None or name == "hyps") and not isinstance(v, Tensor):
+                raise InputError(f"{name} must be a torch tensor; got {type(v).__name__}")
+        dims = check_shape("hyps", hyps, ("B", "H", "T", "J", "3"))
+        b = dims["B"]
+        check_shape("x2d", x2d, ("B", "T", "J", "2"), dims)
+        check_finite("x2d", x2d)
+        x = x2d.to(device=hyps.device, dtype=hyps.dtype)
+        if camera is None:
+            raise InputError(
+                "the jpma aggregator needs camera intrinsics camera=(B, 9) [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
+                "in the 2D's units; without a camera use the 'mean' aggregator (overrides={'aggregator.name': 'mean'})"
+            )
+        if not isinstance(camera, torch.Tensor) or tuple(camera.shape) not in ((9,), (b, 9)):
+            got = tuple(camera.shape) if isinstance(camera, torch.Tensor) else type(camera).__name__
+            raise InputError(f"camera must have shape (B={b}, 9) or (9,); got {got}")
+        check_finite("camera", camera)
+        cam = camera.to(device=hyps.device, dtype=hyps.dtype)
+        if root is None:
+            if self.root == "given":
+                raise InputError(
+                    "the jpma aggregator with root='given' needs root=(B, T, 1, 3) camera-space metres; "
+                    "pass it, or use root='estimate' to fit it to the 2D"
+                )
+            # Official: adds the ground-truth root trajectory (reference §5.2, quirk §8.2); we fit it to the 2D.
+            tau = estimate_root(hyps.mean(dim=1), x, cam, distortion=self.distortion)
+        else:
+            check_shape("root", root, ("B", "T", "1", "3"), dims)
+            check_finite("root", root)
+            tau = root.to(device=hyps.device, dtype=hyps.dtype)
+        err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=self.distortion)  # (B, H, T, J)
+        return err.argmin(dim=1)
+
+    def forward(
+        self,
+        hyps: Tensor,
+        *,
+        x2d: Tensor,
+        camera: Optional[Tensor] = None,
+        root: Optional[Tensor] = None,
+        target: Optional[Tensor] = None,
+    ) -> Tensor:
+        """Assemble each joint from its best-reprojecting hypothesis.
+
+        Args:
+            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres, root joint 0).
+            x2d: ``(B, T, J, 2)`` the input 2D (normalised screen coordinates for H36M).
+            camera: ``(B, 9)`` or ``(9,)`` intrinsics in the units of ``x2d`` (required).
+            root: ``(B, T, 1, 3)`` camera-space root (metres); required with ``root="given"``,
+                estimated from the 2D when omitted with ``root="estimate"``.
+            target: Unused (JPMA never looks at the ground truth 3D).
+
+        Returns:
+            ``(B, T, J, 3)``.
+
+        Raises:
+            InputError: missing camera (use the ``mean`` aggregator instead), missing root with
+                ``root="given"``, or shapes that do not match.
+        """
+        idx = self.select(hyps, x2d=x2d, camera=camera, root=root)  # (B, T, J)
+        b, _, t, j, _ = hyps.shape
+        return torch.gather(hyps, 1, idx[:, None, :, :, None].expand(b, 1, t, j, 3)).squeeze(1)
+
+    def extra_repr(self) -> str:
+        return f"root={self.root!r}, distortion={self.distortion}"
