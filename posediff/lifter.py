@@ -59,7 +59,9 @@ class PoseLifter(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.conditioner = conditioner
-        self.sites = nn.ModuleDict(dict(sites))
+        # ModuleDict keys cannot hold "."; the backbone sees hook-point names through ``site_map``.
+        self.sites = nn.ModuleDict({at.replace(".", "_"): site for at, site in sites.items()})
+        self.site_map: dict[str, nn.Module] = dict(sites)
         self.sampler = sampler
         self.aggregator = aggregator
         self.skeleton = skeleton
@@ -111,7 +113,7 @@ class PoseLifter(nn.Module):
         return self.conditioner(self._check_actions(actions, batch), batch)
 
     def _run_backbone(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
-        return self.backbone(x2d, y_t, t, cond, self.sites)
+        return self.backbone(x2d, y_t, t, cond, self.site_map)
 
     def _denoise_copies(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
         """Denoise ``K`` copies per clip: x2d ``(B,K,T,J,2)``, y_t ``(B,K,T,J,3)``, t ``(B,K)``.

@@ -496,6 +496,8 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
         resolved = v.component(slot, tree[slot], slot, context)
         if resolved is not None:
             out[slot] = resolved
+            if slot == "conditioner":
+                context["cond_dim"] = _token_dim(resolved, context)
 
     fusion = tree.get("fusion", [])
     sites_out = []
@@ -542,6 +544,22 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
     if v.problems:
         raise SpecError(v.problems, origin)
     return out
+
+
+def _token_dim(conditioner: dict, context: Mapping[str, Any]) -> int:
+    """Width of the conditioner's prompt tokens, known before construction: the class's
+    ``token_dim_for(params)`` if it has one, else its text encoder's ``width``, else 0."""
+    cls = registry.get("conditioner", conditioner["name"])
+    fn = getattr(cls, "token_dim_for", None)
+    if callable(fn):
+        try:
+            return int(fn({**context, **conditioner}))
+        except Exception:  # noqa: BLE001 - the constructor will complain precisely
+            return 0
+    encoder = conditioner.get("text_encoder")
+    if isinstance(encoder, Mapping) and isinstance(encoder.get("width"), int):
+        return encoder["width"]
+    return 0
 
 
 def _hook_points(backbone: dict | None, context: Mapping[str, Any]) -> list[str] | None:
