@@ -1,0 +1,150 @@
+"""``posediff lift INPUT --weights W --out pose3d.npz``: lift a 2D keypoint file to 3D."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_parser", "run", "parse_camera_arg", "print_warnings"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``lift`` subcommand."""
+    p = subparsers.add_parser(
+        "lift",
+        help="lift 2D keypoints (a file) to 3D poses",
+        description="Read 2D keypoints (OpenPose JSON folder/file, COCO results JSON, .npz/.npy (T, J, 2|3) or "
+                    "multi-person (C, T, J, 2|3) with 'presence', .csv), convert them to the model's joint set, "
+                    "normalise by the image size, fill low-confidence joints, lift sequences of any length "
+                    "with overlapping windows and write the 3D poses to an .npz. Without --camera the "
+                    "aggregator falls back to the mean of the hypotheses (JPMA needs intrinsics).",
+        epilog="examples: posediff lift kps.npz --weights demo --format coco17 --image-size 1920 1080 "
+               "--out pose3d.npz | posediff lift openpose_json/ --weights model.pt --image-size 1280 720 "
+               "--camera 1400,1400,640,360 --render pose3d.gif",
+    )
+    p.add_argument("input", metavar="INPUT", help="keypoint file or OpenPose JSON folder")
+    p.add_argument("--weights", metavar="W",
+                   help="posediff checkpoint (.pt), or 'demo' for the bundled small model (synthetic training)")
+    p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
+    p.add_argument("--format", metavar="FMT",
+                   help="keypoint layout: coco17, h36m-17, 3dhp-17, mediapipe-33, openpose-25 (default: from "
+                        "the file or the joint count)")
+    p.add_argument("--image-size", nargs=2, type=float, metavar=("W", "H"), help="image size in pixels")
+    p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
+                   help="coordinate units of the keypoints (default: pixels with --image-size, else normalized)")
+    p.add_argument("--camera", metavar="CAM",
+                   help="intrinsics: 'fx,fy,cx,cy[,k1,k2,k3,p1,p2]' or a .json/.npy file (dict or list)")
+    p.add_argument("--camera-units", choices=["auto", "pixels", "normalized"], default="auto",
+                   help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
+    p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
+    p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
+    p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the model's)")
+    p.add_argument("--steps", type=int, metavar="M", help="sampling steps (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the diffusion noise (default 0)")
+    p.add_argument("--overlap", type=int, help="frames shared by neighbouring windows (default window/4)")
+    p.add_argument("--aggregator", metavar="NAME", help="override the model's aggregator (e.g. mean, jpma)")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
+    p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
+    p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--max-frames", type=int, default=60, help="frames in the animation (default 60)")
+    p.add_argument("--fps", type=float, default=12.0, help="animation frames per second (default 12)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_camera_arg(text: str | None):
+    """``--camera`` value → something :func:`posediff.inference.parse_camera` accepts (or None)."""
+    from ..errors import InputError
+
+    if text is None:
+        return None
+    path = Path(text)
+    if path.suffix.lower() in (".json", ".npy", ".npz") or path.exists():
+        if not path.is_file():
+            raise InputError(f"--camera file not found: {str(path)!r}")
+        if path.suffix.lower() == ".json":
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--camera {str(path)!r} is not valid JSON: {exc}") from None
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                key = "camera" if "camera" in z.files else z.files[0]
+                return np.asarray(z[key])
+        return np.load(path, allow_pickle=False)
+    try:
+        values = [float(v) for v in text.replace(" ", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--camera must be 'fx,fy,cx,cy[,k1,k2,k3,p1,p2]' or a file; got {text!r}") from None
+    if len(values) not in (4, 9):
+        raise InputError(f"--camera must have 4 or 9 numbers (fx,fy,cx,cy[,k1,k2,k3,p1,p2]); got {len(values)}")
+    return np.asarray(values)
+
+
+def print_warnings(caught, command: str) -> None:
+    """Print captured warnings as one line each on stderr."""
+    seen = set()
+    for w in caught:
+        msg = str(w.message).splitlines()[0]
+        if msg in seen:
+            continue
+        seen.add(msg)
+        print(f"posediff {command}: warning: {msg}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lift and save; returns the exit code."""
+    from ..errors import InputError
+    from ..inference import lift
+
+    if args.weights is None:
+        raise InputError("--weights is required: a posediff checkpoint, or 'demo' for the bundled small model")
+    if not Path(args.input).exists():
+        raise InputError(f"INPUT not found: {args.input!r}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        raise InputError(f"--out must end in .npz; got {args.out!r}")
+    camera = parse_camera_arg(args.camera)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = lift(
+            args.input,
+            weights=args.weights,
+            format=args.format,
+            image_size=None if args.image_size is None else tuple(args.image_size),
+            coords=args.coords,
+            camera=camera,
+            camera_units=args.camera_units,
+            actions=args.action,
+            threshold=args.threshold,
+            hypotheses=args.hypotheses,
+            steps=args.steps,
+            seed=args.seed,
+            overlap=args.overlap,
+            aggregator=args.aggregator,
+            batch_size=args.batch_size,
+            keep_hypotheses=args.keep_hypotheses,
+            progress=not args.quiet,
+        )
+    print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
+    result.save(out)
+    meta = result.metadata
+    people = f"{result.poses3d.shape[0]} people, " if result.multi_person else ""
+    print(f"lifted {people}{int(result.mask.sum())} of {result.mask.size} frame(s) with {meta.get('windows')} "
+          f"window(s) of {meta.get('window')} frames, H={meta.get('hypotheses')}, M={meta.get('steps')}, "
+          f"aggregator {result.aggregator_used} in {meta.get('seconds')} s → {out}")
+    if args.render:
+        from ..viz import render_animation
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = render_animation(result.poses3d, args.render, x2d=result.x2d, skeleton=result.skeleton,
+                                       mask=result.mask, fps=args.fps, max_frames=args.max_frames)
+        print_warnings(caught, "lift")
+        print(f"animation → {written}")
+    return 0

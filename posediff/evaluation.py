@@ -1,0 +1,676 @@
+"""Evaluation protocols and reports: every sampler step, four aggregators, per action / per sequence.
+
+For every test window the lifter samples H hypotheses with M DDIM steps; for each step the
+hypotheses are aggregated four ways (reference §5):
+
+* **J-Agg** — JPMA: per joint, the hypothesis whose reprojection best matches the input 2D (deployable).
+* **P-Agg** — the mean hypothesis (deployable).
+* **P-Best** — *oracle (uses ground-truth 3D)*: the single hypothesis with the lowest error over the
+  window. Official: one index per evaluation mini-batch of ``-b`` windows (§5.3); here one per window,
+  so the value does not depend on the batch size.
+* **J-Best** — *oracle (uses ground-truth 3D)*: per joint the hypothesis closest to the ground truth
+  (probably what the paper's headline numbers report, §5.4).
+
+Metrics per frame, then averaged: MPJPE and P-MPJPE in mm (P-MPJPE aligns the assembled pose; official
+J-Agg P-MPJPE gathers per-hypothesis aligned errors instead, quirk §8.17; for the oracles every
+hypothesis is aligned before the choice, as officially); for 3DHP also PCK@150 mm and AUC over the 14
+scored joints. Frames are weighted so each counts once (``official_overlap=True``: the official double
+counting of the last window's overlap, §1.7); invalid 3DHP frames weigh 0. Groups are the base
+actions (H36M, synthetic) or the sequences (3DHP); "Avg" is the unweighted mean over groups
+(official), "All frames" the frame-weighted mean.
+
+Protocols:
+
+* ``"deployable"`` (default) — no ground-truth action label (``actions=None``: the neutral prompt) and
+  JPMA with a root trajectory estimated from the 2D.
+* ``"paper"`` — the official evaluation: the test video's ground-truth action label is the prompt
+  (§3.6) and JPMA adds the ground-truth root trajectory (§5.2).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import InputError
+from .training.datasets import accepted_actions
+
+__all__ = [
+    "PROTOCOLS",
+    "AGGREGATORS",
+    "ORACLE_LABEL",
+    "EvaluationReport",
+    "evaluate",
+    "evaluate_protocols",
+    "accepted_actions",
+    "load_model",
+    "describe_data",
+]
+
+Protocol = Literal["deployable", "paper"]
+
+PROTOCOLS: dict[str, dict[str, str]] = {
+    "deployable": {
+        "actions": "none (neutral prompt, actions=None)",
+        "jpma_root": "estimated from the 2D and the camera intrinsics",
+        "description": "No test-time information beyond the 2D and the camera intrinsics: no ground-truth action "
+                       "label (the conditioner gets actions=None, i.e. the neutral prompt) and J-Agg (JPMA) "
+                       "reprojects with a root trajectory estimated from the 2D.",
+    },
+    "paper": {
+        "actions": "ground-truth action label of each test video",
+        "jpma_root": "ground-truth root trajectory",
+        "description": "The official FinePOSE evaluation: the ground-truth action label of each test video is the "
+                       "prompt (reference §3.6) and J-Agg (JPMA) adds the ground-truth camera-space root "
+                       "trajectory before reprojecting (§5.2). Both use test-time ground truth.",
+    },
+}
+"""The two evaluation protocols."""
+
+ORACLE_LABEL = "oracle (uses ground-truth 3D)"
+
+AGGREGATORS: dict[str, dict[str, Any]] = {
+    "J-Agg": {"label": "J-Agg (JPMA)", "oracle": False,
+              "description": "per joint, the hypothesis whose reprojection is closest to the input 2D"},
+    "P-Agg": {"label": "P-Agg (mean)", "oracle": False, "description": "the mean of the hypotheses"},
+    "P-Best": {"label": f"P-Best, {ORACLE_LABEL}", "oracle": True,
+               "description": "the hypothesis with the lowest error over the window (chosen with the ground "
+                              "truth; official: one per evaluation mini-batch)"},
+    "J-Best": {"label": f"J-Best, {ORACLE_LABEL}", "oracle": True,
+               "description": "per joint, the hypothesis closest to the ground truth"},
+}
+"""The four aggregators, in report order; ``oracle`` marks the ones that read the ground-truth 3D."""
+
+METRICS: dict[str, dict[str, str]] = {
+    "mpjpe_mm": {"label": "MPJPE (mm)", "better": "lower"},
+    "p_mpjpe_mm": {"label": "P-MPJPE (mm)", "better": "lower"},
+    "pck": {"label": "PCK@150mm (%)", "better": "higher"},
+    "auc": {"label": "AUC (%)", "better": "higher"},
+}
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class EvaluationReport:
+    """An evaluation result: plain data (``.data``) with JSON and Markdown writers.
+
+    ``data["results"][aggregator][metric]`` holds ``{"avg": [M], "all_frames": [M], "groups": {name: [M]}}``
+    (one value per sampler step; ``None`` where the aggregator could not run, e.g. J-Agg without camera
+    intrinsics). ``data["protocol"]["name"]`` says which protocol was used.
+    """
+
+    data: dict = field(default_factory=dict)
+
+    @property
+    def protocol(self) -> str:
+        """``"deployable"`` or ``"paper"``."""
+        return self.data["protocol"]["name"]
+
+    def value(self, aggregator: str = "J-Agg", metric: str = "mpjpe_mm", step: int = -1,
+              group: Optional[str] = None) -> Optional[float]:
+        """One number: a metric of an aggregator at a sampler step (default the last), for a group
+        (default the unweighted average over groups)."""
+        try:
+            res = self.data["results"][aggregator][metric]
+        except KeyError:
+            raise InputError(f"report has no {aggregator!r}/{metric!r}; aggregators {list(self.data['results'])}, "
+                             f"metrics {self.data['metrics']}") from None
+        vals = res["avg"] if group is None else res["groups"][group]
+        return vals[step]
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The report as JSON text (written to ``path`` when given)."""
+        text = json.dumps(self.data, indent=2, default=_json_default) + "\n"
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def save(self, out_dir: str | Path, stem: str) -> tuple[Path, Path]:
+        """Write ``stem.json`` and ``stem.md`` into ``out_dir``; returns both paths."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        j, m = out / f"{stem}.json", out / f"{stem}.md"
+        self.to_json(j)
+        m.write_text(self.to_markdown())
+        return j, m
+
+    def to_markdown(self) -> str:
+        """A human-readable report: header, per-step averages, per-group tables at the last step."""
+        d = self.data
+        steps = d["steps"]
+        aggs = [a for a in AGGREGATORS if a in d["results"]]
+        metrics = d["metrics"]
+        kind = d["groups"]["kind"]
+        lines = [f"# posediff evaluation: {d['model']['name']} on {d['data']['description']}", ""]
+        proto = d["protocol"]
+        lines += [
+            f"- **Protocol: {proto['name']}** — {proto['description']}",
+            f"  - action labels: {proto['actions']}; JPMA root: {proto['jpma_root']}",
+            f"- Model: `{d['model']['source']}` ({d['model']['spec']}; H = {d['model']['hypotheses']} hypotheses, "
+            f"M = {d['model']['steps']} sampler steps, seed {d['seed']})",
+            f"- Data: {d['data']['description']}; {d['data']['sequences']} sequences, {d['data']['windows']} "
+            f"windows of {d['data']['frames_per_window']} frames, {d['data']['frames']:.0f} frames scored "
+            f"({d['windows']['mode']})",
+        ]
+        for note in d.get("notes", []):
+            lines.append(f"- Note: {note}")
+        lines.append(f"- Columns marked **{ORACLE_LABEL}** choose hypotheses with the ground truth: diagnostics, "
+                     "not results a deployed system could reach.")
+        lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}.")
+        lines.append("")
+        head = "| step | " + " | ".join(_agg_header(a) for a in aggs) + " |"
+        sep = "|---:|" + "---:|" * len(aggs)
+        avg_name = f"unweighted mean over {d['groups']['count']} {kind}s" if d["groups"]["count"] > 1 else kind
+        for metric in metrics:
+            lines += [f"## {METRICS[metric]['label']} per sampler step ({avg_name})", "", head, sep]
+            for i, s in enumerate(steps):
+                row = [_fmt(d["results"][a][metric]["avg"][i]) for a in aggs]
+                lines.append(f"| {s} | " + " | ".join(row) + " |")
+            lines.append("")
+        last = len(steps) - 1
+        group_names = d["groups"]["names"]
+        for metric in metrics:
+            lines += [f"## {METRICS[metric]['label']} per {kind}, step {steps[last]}", "",
+                      f"| {kind} | frames | " + " | ".join(_agg_header(a) for a in aggs) + " |",
+                      "|---|---:|" + "---:|" * len(aggs)]
+            for g in group_names:
+                row = [_fmt(d["results"][a][metric]["groups"][g][last]) for a in aggs]
+                lines.append(f"| {g} | {d['groups']['frames'][g]:.0f} | " + " | ".join(row) + " |")
+            row = [_fmt(d["results"][a][metric]["avg"][last]) for a in aggs]
+            lines.append("| **Avg** (unweighted) | | " + " | ".join(row) + " |")
+            row = [_fmt(d["results"][a][metric]["all_frames"][last]) for a in aggs]
+            lines.append(f"| All frames | {d['data']['frames']:.0f} | " + " | ".join(row) + " |")
+            lines.append("")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line per aggregator with the last step's averages."""
+        parts = []
+        for a in AGGREGATORS:
+            if a not in self.data["results"]:
+                continue
+            vals = ", ".join(f"{METRICS[m]['label']} {_fmt(self.value(a, m))}" for m in self.data["metrics"])
+            parts.append(f"{AGGREGATORS[a]['label']}: {vals}")
+        return f"[{self.protocol}] " + "; ".join(parts)
+
+
+def _agg_header(a: str) -> str:
+    return f"{a} — {ORACLE_LABEL}" if AGGREGATORS[a]["oracle"] else AGGREGATORS[a]["label"]
+
+
+def _fmt(v: Optional[float]) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# --------------------------------------------------------------------------- computation
+class _Accumulator:
+    """Weighted sums per (group, aggregator, metric) for every step."""
+
+    def __init__(self, steps: int) -> None:
+        self.m = steps
+        self.sums: dict[tuple[str, str, str], np.ndarray] = {}
+        self.weights: dict[str, float] = {}
+        self.missing: set[tuple[str, str]] = set()
+
+    def add(self, groups: Sequence[str], agg: str, metric: str, step: int, per_frame: Tensor, w: Tensor) -> None:
+        # per_frame, w: (B, T) float64
+        per_clip = (per_frame * w).sum(dim=1).tolist()
+        for g, v in zip(groups, per_clip):
+            key = (g, agg, metric)
+            if key not in self.sums:
+                self.sums[key] = np.zeros(self.m)
+            self.sums[key][step] += v
+
+    def add_weights(self, groups: Sequence[str], w: Tensor) -> None:
+        for g, v in zip(groups, w.sum(dim=1).tolist()):
+            self.weights[g] = self.weights.get(g, 0.0) + v
+
+
+def _per_frame_stats(err_joint: Tensor, pck_idx: list[int], with_pck: bool) -> dict[str, Tensor]:
+    """err_joint (B, T, J) metres → per-frame MPJPE (mm) and, for 3DHP, PCK/AUC (%)."""
+    out = {"mpjpe_mm": err_joint.mean(-1) * 1000.0}
+    if with_pck:
+        from .metrics import AUC_THRESHOLDS
+
+        e = err_joint[..., pck_idx]
+        out["pck"] = (e < 0.15).double().mean(-1) * 100.0
+        th = torch.as_tensor(AUC_THRESHOLDS, dtype=e.dtype)
+        out["auc"] = (e[..., None] < th).double().mean(dim=(-2, -1)) * 100.0
+    return out
+
+
+def _aligned_errors(poses: Tensor, gt: Tensor) -> Tensor:
+    """Per-joint errors after per-frame similarity Procrustes: poses (..., T, J, 3), gt broadcastable."""
+    from .metrics import procrustes_align
+
+    g = gt.expand_as(poses)
+    return torch.linalg.vector_norm(procrustes_align(poses, g, validate=False) - g, dim=-1)
+
+
+def _sample_batches(lifter, rows: list[dict], actions: list[Optional[str]], batch_size: int,
+                    hypotheses: Optional[int], steps: Optional[int], seed: int, progress: bool):
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(lifter.parameters()).device
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(rows), unit="win", desc="evaluate", dynamic_ncols=True)
+    for b0 in range(0, len(rows), batch_size):
+        chunk = rows[b0:b0 + batch_size]
+        acts = actions[b0:b0 + batch_size]
+        x2d = torch.stack([r["x2d"] for r in chunk]).to(dev)
+        hyps = lifter.sample(x2d, actions=None if all(a is None for a in acts) else acts, generator=gen,
+                             hypotheses=hypotheses, steps=steps)
+        if bar is not None:
+            bar.update(len(chunk))
+        yield b0, chunk, hyps.detach().to("cpu", torch.float64)
+    if bar is not None:
+        bar.close()
+
+
+def _windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
+    from .data.clips import sequence_windows
+
+    rows = []
+    for si, seq in enumerate(dataset):
+        if seq.x3d is None:
+            continue
+        w = sequence_windows(seq, frames, official_overlap)
+        for i in range(w["windows"].num_windows):
+            weights = w["weights"][i]
+            if float(weights.sum()) <= 0:
+                continue
+            rows.append({
+                "seq": si, "x2d": w["x2d"][i], "x3d": w["x3d"][i],
+                "root": None if w["root"] is None else w["root"][i],
+                "camera": w["camera"], "weights": weights, "action": seq.base_action,
+                "subject": seq.subject, "camera_name": seq.camera_name,
+            })
+    return rows
+
+
+def _group_names(dataset) -> tuple[str, list[str]]:
+    """Grouping kind and the group name of each sequence."""
+    if any(s.base_action for s in dataset):
+        return "action", [s.base_action or "(none)" for s in dataset]
+    subjects = [s.subject for s in dataset]
+    if len(set(subjects)) == len(subjects):
+        return "sequence", subjects
+    return "sequence", [f"{s.subject}/{s.action}/{s.camera_name}".rstrip("/") for s in dataset]
+
+
+def evaluate(
+    lifter,
+    dataset,
+    *,
+    protocol: Protocol = "deployable",
+    hypotheses: Optional[int] = None,
+    steps: Optional[int] = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    official_overlap: bool = False,
+    max_windows: int = 0,
+    data_description: str = "",
+    source: str = "",
+    notes: Sequence[str] = (),
+    progress: bool = False,
+) -> EvaluationReport:
+    """Evaluate a lifter on the windows of a data set under one protocol.
+
+    Args:
+        lifter: A :class:`~posediff.lifter.PoseLifter` (put in eval mode here).
+        dataset: A :class:`~posediff.data.Dataset` with 3D ground truth; sequences of another joint set
+            are converted to the lifter's (cross-dataset, e.g. 3DHP for an H36M model).
+        protocol: ``"deployable"`` or ``"paper"`` (see :data:`PROTOCOLS`).
+        hypotheses, steps: H and M (default: the lifter's sampler settings).
+        batch_size: Windows per sampler call (no effect on the numbers).
+        seed: Seed of the sampling noise.
+        official_overlap: Count frames in the overlap of a sequence's last window twice (official).
+        max_windows: Evaluate at most this many windows, evenly spread over the data (0 = all).
+        data_description: Text for the report header (which data, which subjects, held out or not).
+        source: Where the weights came from (for the report).
+        notes: Extra lines for the report.
+        progress: Show a progress bar.
+
+    Returns:
+        An :class:`EvaluationReport`.
+
+    Raises:
+        InputError: unknown protocol, no window with ground truth.
+    """
+    if protocol not in PROTOCOLS:
+        raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {protocol!r}")
+    reports = evaluate_protocols(lifter, dataset, protocols=[protocol], hypotheses=hypotheses, steps=steps,
+                                 batch_size=batch_size, seed=seed, official_overlap=official_overlap,
+                                 max_windows=max_windows, data_description=data_description, source=source,
+                                 notes=notes, progress=progress)
+    return reports[protocol]
+
+
+def evaluate_protocols(
+    lifter,
+    dataset,
+    *,
+    protocols: Sequence[Protocol] = ("deployable", "paper"),
+    hypotheses: Optional[int] = None,
+    steps: Optional[int] = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    official_overlap: bool = False,
+    max_windows: int = 0,
+    data_description: str = "",
+    source: str = "",
+    notes: Sequence[str] = (),
+    progress: bool = False,
+) -> dict[str, EvaluationReport]:
+    """Like :func:`evaluate` for several protocols; the hypotheses are sampled once when the protocols
+    give the model the same input (e.g. a model without prompts), so the protocols are compared on
+    identical samples.
+
+    Returns:
+        ``{protocol: EvaluationReport}``.
+    """
+    from .aggregators.jpma import JPMAAggregator
+    from .metrics import pck_joints
+    from .training.datasets import to_skeleton
+
+    t0 = time.monotonic()
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {p!r}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1; got {batch_size}")
+    lifter.eval()
+    sk = lifter.skeleton.name
+    src_skeletons = sorted({s.skeleton for s in dataset})
+    base_notes = list(notes)
+    if src_skeletons != [sk]:
+        base_notes.append(f"cross-dataset: joints converted {', '.join(src_skeletons)} → {sk} for the model "
+                          "(convert_joints; the joint definitions of the two sets differ slightly, e.g. head/neck, "
+                          "which adds a systematic error)")
+    ds = to_skeleton(dataset, sk)
+    is_3dhp = any(s.source == "3dhp" or s.skeleton == "3dhp-17" for s in dataset)
+    kind, seq_groups = _group_names(ds)
+    rows = _windows(ds, lifter.frames, official_overlap)
+    if not rows:
+        raise InputError("the data set has no window with 3D ground truth to evaluate")
+    total_windows = len(rows)
+    if max_windows and len(rows) > max_windows:
+        idx = np.unique(np.linspace(0, len(rows) - 1, max_windows).round().astype(int))
+        rows = [rows[i] for i in idx]
+        base_notes.append(f"subsampled: {len(rows)} of {total_windows} windows, evenly spread (--max-windows)")
+    has_camera = all(r["camera"] is not None for r in rows)
+    needs_root = "paper" in protocols
+    has_root = all(r["root"] is not None for r in rows)
+    if needs_root and not has_root:
+        raise InputError("the paper protocol needs the ground-truth root trajectory, which this data set lacks")
+    labels, rejected = accepted_actions(lifter, [r["action"] for r in rows])
+    distortion = bool(getattr(lifter.aggregator, "distortion", True))
+    pck_idx = pck_joints(sk)
+    metrics = ["mpjpe_mm", "p_mpjpe_mm"] + (["pck", "auc"] if is_3dhp else [])
+    sampler = lifter.sampler
+    H = int(hypotheses or getattr(sampler, "hypotheses", 1))
+    M = int(steps or getattr(sampler, "steps", 1))
+
+    # Which protocols see identical model inputs (then one sampling pass serves them all)?
+    action_lists = {p: [labels[r["action"]] if p == "paper" else None for r in rows] for p in protocols}
+    same_input = len(protocols) > 1 and _same_conditioning(lifter, action_lists, protocols)
+    passes: list[list[str]] = [list(protocols)] if same_input else [[p] for p in protocols]
+
+    accs = {p: _Accumulator(M) for p in protocols}
+    jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
+    for group_protocols in passes:
+        first = group_protocols[0]
+        for b0, chunk, hyps in _sample_batches(lifter, rows, action_lists[first], batch_size, H, M, seed,
+                                               progress):
+            gt = torch.stack([r["x3d"] for r in chunk]).double()
+            gt[..., lifter.skeleton.root, :] = 0.0
+            w = torch.stack([r["weights"] for r in chunk]).double()
+            x2d = torch.stack([r["x2d"] for r in chunk]).double()
+            root = torch.stack([r["root"] for r in chunk]).double() if has_root else None
+            cam = torch.stack([r["camera"] for r in chunk]).double() if has_camera else None
+            groups = [seq_groups[r["seq"]] for r in chunk]
+            m_here = hyps.shape[1]
+            # oracle and mean aggregations do not depend on the protocol: compute once per pass
+            shared: list[dict[str, dict[str, Tensor]]] = []
+            for m in range(m_here):
+                h = hyps[:, m]  # (B, H, T, J, 3)
+                err_h = torch.linalg.vector_norm(h - gt[:, None], dim=-1)  # (B, H, T, J)
+                aerr_h = _aligned_errors(h, gt[:, None])  # (B, H, T, J)
+                wn = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
+                stats: dict[str, dict[str, Tensor]] = {}
+                mean_pose = h.mean(dim=1)
+                e = torch.linalg.vector_norm(mean_pose - gt, dim=-1)
+                stats["P-Agg"] = _per_frame_stats(e, pck_idx, is_3dhp)
+                stats["P-Agg"]["p_mpjpe_mm"] = _aligned_errors(mean_pose, gt).mean(-1) * 1000.0
+                # P-Best: one hypothesis per window, chosen by its frame-weighted error (oracle)
+                pick = (err_h.mean(-1) * wn[:, None]).sum(-1).argmin(dim=1)  # (B,)
+                e = err_h[torch.arange(len(chunk)), pick]
+                stats["P-Best"] = _per_frame_stats(e, pck_idx, is_3dhp)
+                pick2 = (aerr_h.mean(-1) * wn[:, None]).sum(-1).argmin(dim=1)
+                stats["P-Best"]["p_mpjpe_mm"] = aerr_h[torch.arange(len(chunk)), pick2].mean(-1) * 1000.0
+                # J-Best: per joint (oracle); P-MPJPE: per-joint minimum of the aligned errors (official)
+                stats["J-Best"] = _per_frame_stats(err_h.min(dim=1).values, pck_idx, is_3dhp)
+                stats["J-Best"]["p_mpjpe_mm"] = aerr_h.min(dim=1).values.mean(-1) * 1000.0
+                shared.append(stats)
+            for p in group_protocols:
+                acc = accs[p]
+                acc.add_weights(groups, w)
+                for m in range(m_here):
+                    stats = dict(shared[m])
+                    if cam is not None:
+                        pose = jpma[p](hyps[:, m], x2d=x2d, camera=cam, root=root if p == "paper" else None)
+                        e = torch.linalg.vector_norm(pose - gt, dim=-1)
+                        st = _per_frame_stats(e, pck_idx, is_3dhp)
+                        st["p_mpjpe_mm"] = _aligned_errors(pose, gt).mean(-1) * 1000.0
+                        stats["J-Agg"] = st
+                    else:
+                        acc.missing.add(("J-Agg", "camera"))
+                    for agg, st in stats.items():
+                        for metric in metrics:
+                            acc.add(groups, agg, metric, m, st[metric], w)
+
+    wall = time.monotonic() - t0
+    reports = {}
+    for p in protocols:
+        p_notes = list(base_notes)
+        if p == "paper" and rejected:
+            p_notes.append(f"labels the conditioner does not accept were replaced by the neutral prompt: "
+                           f"{sorted(rejected)}")
+        if ("J-Agg", "camera") in accs[p].missing:
+            p_notes.append("J-Agg (JPMA) needs camera intrinsics, which this data set lacks: reported as n/a")
+        if same_input:
+            p_notes.append(f"the model gets identical inputs under {' and '.join(protocols)} (its conditioning does "
+                           "not depend on the action label), so one set of samples serves every protocol")
+        reports[p] = _build_report(
+            lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
+            p_notes, wall,
+        )
+    return reports
+
+
+def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequence[str]) -> bool:
+    """True when every label used by any protocol gives the same conditioning as the neutral prompt."""
+    labels = {a for p in protocols for a in action_lists[p] if a is not None}
+    if not labels:
+        return True
+    with torch.no_grad():
+        ref = lifter.condition(None, 1)
+        for a in labels:
+            c = lifter.condition([a], 1)
+            for x, y in ((ref.tokens, c.tokens), (ref.vector, c.vector)):
+                if (x is None) != (y is None) or (x is not None and not torch.equal(x, y)):
+                    return False
+    return True
+
+
+def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
+                  ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
+                  notes: list[str], wall: float) -> EvaluationReport:
+    group_names = list(acc.weights)
+    results: dict[str, dict[str, dict]] = {}
+    for agg in AGGREGATORS:
+        if not any(k[1] == agg for k in acc.sums):
+            if agg == "J-Agg":
+                results[agg] = {m: {"avg": [None] * M, "all_frames": [None] * M,
+                                    "groups": {g: [None] * M for g in group_names}} for m in metrics}
+            continue
+        results[agg] = {}
+        for metric in metrics:
+            per_group = {g: (acc.sums[(g, agg, metric)] / acc.weights[g]).tolist() for g in group_names}
+            avg = np.mean(np.stack([per_group[g] for g in group_names]), axis=0).tolist()
+            tot_w = sum(acc.weights.values())
+            allf = (sum(acc.sums[(g, agg, metric)] for g in group_names) / tot_w).tolist()
+            results[agg][metric] = {"avg": avg, "all_frames": allf, "groups": per_group}
+    spec = lifter.spec
+    sampler = spec.get("sampler", {})
+    data = {
+        "format": "posediff-evaluation",
+        "version": 1,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "protocol": {"name": protocol, **PROTOCOLS[protocol]},
+        "model": {
+            "name": spec.get("meta", {}).get("name", "custom"),
+            "spec": f"{spec['backbone']['name']} + {spec['conditioner']['name']}, "
+                    f"{len(spec.get('fusion', []))} fusion site(s), sampler {sampler.get('name')}",
+            "source": source or "(in memory)",
+            "hypotheses": H, "steps": M,
+            "skeleton": lifter.skeleton.name, "frames": lifter.frames,
+        },
+        "data": {
+            "description": data_description or getattr(ds, "name", "data"),
+            "sequences": len({r["seq"] for r in rows}),
+            "windows": len(rows),
+            "frames_per_window": lifter.frames,
+            "frames": float(sum(acc.weights.values())),
+        },
+        "windows": {
+            "official_overlap": official_overlap,
+            "mode": "official overlap: frames of a sequence's last window that overlap the previous window count twice"
+                    if official_overlap else "non-overlapping weights: every frame counted once",
+        },
+        "seed": seed,
+        "aggregators": {a: dict(v) for a, v in AGGREGATORS.items() if a in results},
+        "metrics": metrics,
+        "metric_definitions": {m: METRICS[m]["label"] for m in metrics},
+        "steps": list(range(1, M + 1)),
+        "groups": {"kind": kind, "count": len(group_names), "names": group_names,
+                   "frames": {g: acc.weights[g] for g in group_names}},
+        "results": results,
+        "notes": notes,
+        "wall_s": wall,
+        "device": str(next(lifter.parameters()).device),
+    }
+    return EvaluationReport(data)
+
+
+# --------------------------------------------------------------------------- loading model and data
+def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "best", overrides: Any = None,
+               device: str = "auto"):
+    """The lifter behind a run folder, a checkpoint file or a preset name.
+
+    Args:
+        source: A training run folder (uses ``checkpoints/best.pt``, else ``last.pt``), a posediff checkpoint,
+            or a preset/spec (untrained weights, noted in the result).
+        checkpoint: Which checkpoint of a run folder.
+        overrides: Run-time spec overrides such as ``{"sampler.hypotheses": 20}``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``.
+
+    Returns:
+        ``(lifter, info)``; ``info`` has ``source`` (the weights file or spec), ``run_dir`` (or None),
+        ``train_config`` (the run's settings, or None) and ``notes``.
+    """
+    from .checkpoints import file_sha256, load_lifter
+    from .errors import CheckpointError
+    from .training.distributed import _pick_device
+    from .training.state import checkpoint_files, find_weights
+
+    p = Path(source)
+    notes: list[str] = []
+    info: dict[str, Any] = {"run_dir": None, "train_config": None, "notes": notes}
+    if p.is_dir():
+        files = checkpoint_files(p)
+        weights = files[checkpoint] or find_weights(p)
+        if files[checkpoint] is None:
+            notes.append(f"the run has no {checkpoint}.pt; using {weights.name}")
+        info["run_dir"] = p
+        cfg = p / "train_config.json"
+        if cfg.is_file():
+            info["train_config"] = json.loads(cfg.read_text())
+    elif p.is_file():
+        weights = p
+        run = p.parent.parent if p.parent.name == "checkpoints" else None
+        if run is not None and (run / "train_config.json").is_file():
+            info["run_dir"] = run
+            info["train_config"] = json.loads((run / "train_config.json").read_text())
+    else:
+        weights = None
+    dev = _pick_device(device, 0)
+    if weights is not None:
+        lifter = load_lifter(weights, overrides=overrides)
+        info["source"] = str(weights)
+        info["sha256"] = file_sha256(weights)
+        try:
+            from .checkpoints import read_checkpoint
+
+            extra = read_checkpoint(weights, verify=False).get("extra", {}) or {}
+            if extra.get("step") is not None:
+                info["step"] = int(extra["step"])
+        except CheckpointError:  # pragma: no cover - load_lifter already read it
+            pass
+    else:
+        from .build import build
+
+        if "/" in str(source) or str(source).endswith((".pt", ".pth", ".bin")):
+            raise CheckpointError(f"weights not found: {str(source)!r} (a run folder or a .pt checkpoint)")
+        lifter = build(str(source), overrides=overrides)
+        info["source"] = f"{source} (untrained: random weights)"
+        notes.append("the model has random (untrained) weights")
+    lifter.to(dev)
+    lifter.eval()
+    return lifter, info
+
+
+def describe_data(selector: str, subjects: Sequence[str], train_config: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
+    """A header line for the data of a report, and notes on whether the subjects were held out."""
+    from .training.datasets import default_subjects, parse_data
+
+    sel = parse_data(selector)
+    subj = list(subjects) or default_subjects(sel, "val")
+    desc = f"{selector}" + (f", subjects {','.join(subj)}" if subj else ", all sequences")
+    notes: list[str] = []
+    if train_config:
+        tsel = parse_data(train_config.get("data", "synthetic"))
+        train_subj = list(train_config.get("train_subjects") or default_subjects(tsel, "train"))
+        if tsel.kind == sel.kind and str(tsel.path) == str(sel.path) and tsel.options == sel.options:
+            overlap = sorted(set(subj) & set(train_subj))
+            if overlap:
+                notes.append(f"WARNING: subjects {overlap} were also used for training: not a held-out evaluation")
+            else:
+                desc += f" (held out: the model was trained on {','.join(train_subj)})"
+        else:
+            desc += f" (cross-dataset: the model was trained on {train_config.get('data')}, subjects " \
+                    f"{','.join(train_subj)})"
+    if sel.kind == "h36m" and subj == ["S8"]:
+        notes.append("S8 is a held-out training subject standing in for the official test subjects S9/S11 "
+                     "(not in this data copy); numbers are not comparable with published S9/S11 results")
+    return desc, notes

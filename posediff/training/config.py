@@ -1,0 +1,178 @@
+"""Training settings: one flat, validated record that travels inside every training checkpoint.
+
+The defaults are the official recipe of FinePOSE / D3DP (reference §6.1): AdamW (lr 6e-5, betas
+(0.9, 0.999), eps 1e-8, weight decay 0.1), lr × 0.993 after every epoch, 4 clips per step, flip
+augmentation, seeds 1 (python/numpy/torch) and 1234 (clip shuffle).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+from ..errors import InputError
+
+__all__ = ["TrainConfig", "CORE_FIELDS", "BUDGET_FIELDS"]
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run.
+
+    Attributes:
+        data: Data selector: ``"synthetic"``, ``"synthetic:subjects=3,frames=243,seed=0"``,
+            ``"h36m:DIR"`` or ``"3dhp:PATH"`` (see :func:`posediff.training.datasets.load_dataset`).
+        train_subjects: Subjects (H36M ``S1``…, synthetic ``synth-0``…, 3DHP ``S1``…) to train on;
+            empty = the data set's default.
+        val_subjects: Held-out subjects for validation; empty = default; ``["none"]`` disables it.
+        keypoints: H36M 2D source: ``""`` = ground truth by projecting the 3D with the distorted camera
+            model (the way ``data_2d_h36m_gt.npz`` is made), or the path of a VideoPose3D 2D file.
+        epochs: Number of epochs (official: 100 for CPN 2D and 3DHP, 120 for GT 2D).
+        batch_size: Clips per optimizer step over all processes (official 4).
+        grad_accum: Micro-batches each process splits its share of a step into (gradient accumulation).
+        lr: Initial learning rate (official 6e-5).
+        lr_decay: Learning-rate factor applied after every epoch (official 0.993).
+        weight_decay: AdamW weight decay (official 0.1).
+        betas: AdamW betas (official (0.9, 0.999)).
+        eps: AdamW epsilon (official 1e-8).
+        flip: Flip augmentation: every clip also appears mirrored (official True).
+        random_offset: Random grid offset per sequence and epoch instead of the official centred grid.
+        use_actions: Feed each clip's base action label to the conditioner (official True).
+        action_dropout: Probability of replacing a clip's label by ``None`` (neutral prompt) so the model
+            also learns the label-free (deployable) input. Official: 0.
+        official_grad: Back-propagate ½·MPJPE² instead of MPJPE: the official ``loss.backward(loss)``
+            seeds autograd with the loss value (reference §6.1).
+        amp: Autocast of the training forward pass: ``"none"``, ``"bf16"`` (CPU or GPU) or ``"fp16"``
+            (GPU only, with a gradient scaler). Official: none.
+        seed: Seed of python/numpy/torch, the model's initialisation and the diffusion noise (official 1).
+        shuffle_seed: Seed of the clip order (official 1234).
+        max_steps: Stop after this many optimizer steps in total (0 = no limit).
+        max_minutes: Stop this invocation after this many minutes of wall time (0 = no limit).
+        checkpoint_every: Write ``last.pt`` every this many steps (and at every stop).
+        keep_every: Also keep ``step_{n}.pt`` every this many steps (0 = never).
+        val_every: Validate every this many steps (0 = only at epoch ends and at the end).
+        val_windows: Validation windows (evenly spread over the held-out set; 0 = all).
+        log_every: Write a CSV/TensorBoard row every this many steps.
+        device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
+        progress: Show a tqdm progress bar on the main process.
+        drop_last: Skip the last incomplete batch of an epoch (always done with several processes).
+    """
+
+    data: str = "synthetic"
+    train_subjects: list[str] = field(default_factory=list)
+    val_subjects: list[str] = field(default_factory=list)
+    keypoints: str = ""
+    epochs: int = 100
+    batch_size: int = 4
+    grad_accum: int = 1
+    lr: float = 6e-5
+    lr_decay: float = 0.993
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    flip: bool = True
+    random_offset: bool = False
+    use_actions: bool = True
+    action_dropout: float = 0.0
+    official_grad: bool = False
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    seed: int = 1
+    shuffle_seed: int = 1234
+    max_steps: int = 0
+    max_minutes: float = 0.0
+    checkpoint_every: int = 500
+    keep_every: int = 0
+    val_every: int = 0
+    val_windows: int = 256
+    log_every: int = 10
+    device: str = "auto"
+    progress: bool = True
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        self.train_subjects = _as_list("train_subjects", self.train_subjects)
+        self.val_subjects = _as_list("val_subjects", self.val_subjects)
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~posediff.errors.InputError` naming the first bad setting."""
+        ints_pos = ("epochs", "batch_size", "grad_accum", "checkpoint_every", "log_every")
+        for name in ints_pos:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InputError(f"{name} must be an integer >= 1; got {v!r}")
+        for name in ("max_steps", "keep_every", "val_every", "val_windows", "seed", "shuffle_seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise InputError(f"{name} must be an integer >= 0; got {v!r}")
+        for name in ("lr", "lr_decay", "eps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0:
+                raise InputError(f"{name} must be a number > 0; got {v!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise InputError(f"lr_decay must be in (0, 1]; got {self.lr_decay!r}")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise InputError(f"weight_decay must be a number >= 0; got {self.weight_decay!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise InputError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
+        if not 0 <= self.action_dropout <= 1:
+            raise InputError(f"action_dropout must be in [0, 1]; got {self.action_dropout!r}")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise InputError(f"amp must be 'none', 'bf16' or 'fp16'; got {self.amp!r}")
+        if not isinstance(self.max_minutes, (int, float)) or self.max_minutes < 0:
+            raise InputError(f"max_minutes must be a number >= 0; got {self.max_minutes!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}")
+        if not isinstance(self.data, str) or not self.data:
+            raise InputError(f"data must be a non-empty string such as 'synthetic' or 'h36m:DIR'; got {self.data!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data copy (lists instead of tuples) for checkpoints and JSON."""
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`InputError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InputError(f"unknown training settings {unknown}; accepted: {', '.join(sorted(names))}")
+        kw = dict(data)
+        if "betas" in kw:
+            kw["betas"] = tuple(kw["betas"])
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with some settings changed."""
+        d = self.to_dict()
+        d.update(changes)
+        return TrainConfig.from_dict(d)
+
+
+CORE_FIELDS: tuple[str, ...] = (
+    "data", "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "lr", "lr_decay",
+    "weight_decay", "betas", "eps", "flip", "random_offset", "use_actions", "action_dropout", "official_grad",
+    "amp", "seed", "shuffle_seed", "drop_last",
+)
+"""Settings that define the trajectory of a run; a resumed run keeps the stored values."""
+
+BUDGET_FIELDS: tuple[str, ...] = (
+    "epochs", "max_steps", "max_minutes", "checkpoint_every", "keep_every", "val_every", "val_windows",
+    "log_every", "device", "progress",
+)
+"""Settings a resumed run may change (budgets, logging, device)."""
+
+
+def _as_list(name: str, v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [s.strip() for s in v.split(",") if s.strip()]
+    try:
+        return [str(s) for s in v]
+    except TypeError:
+        raise InputError(f"{name} must be a list of names or a comma-separated string; got {v!r}") from None
+

@@ -1,0 +1,491 @@
+"""Skeleton plots and animations with Matplotlib (Agg backend, no display needed).
+
+Three views:
+
+* :func:`render_animation` — the 3D skeleton over time, with the 2D input beside it; a GIF always
+  (Pillow), an MP4 when ffmpeg is installed.
+* :func:`render_frames` — a static grid of chosen frames (PNG), 2D input above 3D pose per column.
+* :func:`render_hypotheses` — the spread of the diffusion hypotheses of one frame: every hypothesis
+  drawn faint, the aggregated pose bold.
+
+Conventions: 3D poses are camera-space metres (``x`` right, ``y`` down, ``z`` forward) and are drawn
+with ``z`` as depth and ``−y`` as up; 2D keypoints are normalised screen coordinates (``v`` down).
+Left-side bones are blue, right-side bones red, the spine grey (from the skeleton's ``left`` and
+``right`` lists).
+
+Example:
+    >>> import numpy as np, posediff.viz as viz
+    >>> poses = np.zeros((4, 17, 3)); path = viz.render_frames(poses, "/tmp/grid.png")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .geometry.skeletons import Skeleton, get_skeleton
+
+__all__ = [
+    "LEFT_COLOR",
+    "RIGHT_COLOR",
+    "CENTER_COLOR",
+    "bone_colors",
+    "ffmpeg_available",
+    "render_animation",
+    "render_frames",
+    "render_hypotheses",
+]
+
+LEFT_COLOR = "#1f77b4"
+"""Colour of left-side bones (blue)."""
+RIGHT_COLOR = "#d62728"
+"""Colour of right-side bones (red)."""
+CENTER_COLOR = "#555555"
+"""Colour of the spine and head (grey)."""
+
+_PERSON_SPACING = 1.2  # metres between people drawn side by side
+
+
+def _plt():
+    """Import pyplot on the Agg backend without touching a user's interactive backend choice."""
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        try:
+            matplotlib.use("Agg", force=True)
+        except Exception:  # pragma: no cover - backend already fixed by an interactive session
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def ffmpeg_available() -> bool:
+    """Whether Matplotlib can write MP4 files (an ``ffmpeg`` executable is found)."""
+    try:
+        from matplotlib import animation
+
+        return bool(animation.writers.is_available("ffmpeg")) or shutil.which("ffmpeg") is not None
+    except Exception:  # pragma: no cover
+        return shutil.which("ffmpeg") is not None
+
+
+def bone_colors(skeleton: str | Skeleton = "h36m-17") -> list[tuple[int, int, str]]:
+    """``(parent, child, colour)`` of every bone: left blue, right red, centre grey.
+
+    A bone takes the side of its child joint.
+    """
+    sk = get_skeleton(skeleton)
+    left, right = set(sk.left), set(sk.right)
+    out = []
+    for p, c in sk.bones():
+        colour = LEFT_COLOR if c in left else RIGHT_COLOR if c in right else CENTER_COLOR
+        out.append((p, c, colour))
+    return out
+
+
+# ----------------------------------------------------------------------------------- input checks
+def _as_people(name: str, x: Any, dim: int, joints: int) -> np.ndarray:
+    """``(T, J, D)`` or ``(C, T, J, D)`` → ``(C, T, J, D)`` float64."""
+    if x is None:
+        return None
+    try:
+        arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{name} must be an array of numbers; got {type(x).__name__}") from exc
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] < dim or arr.shape[-2] != joints:
+        raise InputError(
+            f"{name} must have shape (T, J={joints}, {dim}) or (C, T, J={joints}, {dim}); got {tuple(arr.shape)}"
+        )
+    return arr[..., :dim]
+
+
+def _as_mask(mask: Any, people: int, frames: int) -> np.ndarray:
+    if mask is None:
+        return np.ones((people, frames), dtype=bool)
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim == 1:
+        m = m[None]
+    if m.shape != (people, frames):
+        raise InputError(f"mask must have shape ({frames},) or ({people}, {frames}); got {tuple(np.shape(mask))}")
+    return m
+
+
+def _frame_indices(frames: int, max_frames: int | None, indices: Sequence[int] | None = None) -> np.ndarray:
+    if indices is not None:
+        idx = np.asarray(list(indices), dtype=np.int64)
+        if idx.size == 0 or idx.min() < -frames or idx.max() >= frames:
+            raise InputError(f"frames must be indices in [0, {frames - 1}]; got {list(indices)}")
+        return idx % frames
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be >= 1; got {max_frames}")
+    if max_frames is None or frames <= max_frames:
+        return np.arange(frames)
+    return np.unique(np.round(np.linspace(0, frames - 1, max_frames)).astype(np.int64))
+
+
+def _to_display(p: np.ndarray) -> np.ndarray:
+    """Camera-space (x right, y down, z forward) → plot axes (x, depth, up)."""
+    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
+
+
+def _offsets(people: int) -> np.ndarray:
+    off = (np.arange(people) - (people - 1) / 2.0) * _PERSON_SPACING
+    return np.stack([off, np.zeros(people), np.zeros(people)], -1)
+
+
+def _setup_3d(ax, radius: float, centre: np.ndarray, title: str | None = None, elev: float = 15.0,
+              azim: float = -70.0) -> None:
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlim3d(centre[0] - radius, centre[0] + radius)
+    ax.set_ylim3d(centre[1] - radius, centre[1] + radius)
+    ax.set_zlim3d(centre[2] - radius, centre[2] + radius)
+    try:
+        ax.set_box_aspect((1, 1, 1))
+    except Exception:  # pragma: no cover - old matplotlib
+        pass
+    ax.set_xticklabels([])
+    ax.set_yticklabels([])
+    ax.set_zticklabels([])
+    ax.tick_params(length=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def _setup_2d(ax, pts: np.ndarray, title: str | None = None) -> None:
+    finite = pts[np.isfinite(pts).all(-1)]
+    if finite.size:
+        lo, hi = finite.min(0), finite.max(0)
+    else:
+        lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    centre = (lo + hi) / 2
+    half = max(float((hi - lo).max()) / 2 * 1.15, 0.05)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] + half, centre[1] - half)  # v points down
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def _extent(points: np.ndarray) -> tuple[float, np.ndarray]:
+    finite = points[np.isfinite(points).all(-1)]
+    if finite.size == 0:
+        return 1.0, np.zeros(3)
+    lo, hi = finite.min(0), finite.max(0)
+    return max(float((hi - lo).max()) / 2 * 1.1, 0.5), (lo + hi) / 2
+
+
+def _save_figure(fig, path: Path, dpi: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+
+
+def _check_out(path: str | os.PathLike, allowed: tuple[str, ...]) -> Path:
+    p = Path(path)
+    if p.suffix.lower() not in allowed:
+        raise InputError(f"output path must end in {' or '.join(allowed)}; got {str(p)!r}")
+    return p
+
+
+# ----------------------------------------------------------------------------------- animation
+def render_animation(
+    poses3d: Any,
+    path: str | os.PathLike,
+    *,
+    x2d: Any = None,
+    skeleton: str | Skeleton = "h36m-17",
+    mask: Any = None,
+    fps: float = 12.0,
+    max_frames: int | None = 48,
+    size: float = 3.0,
+    dpi: int = 72,
+    title: str | None = None,
+    azim: float = -70.0,
+    elev: float = 15.0,
+) -> Path:
+    """Animate 3D skeletons (with the 2D input beside them) into a GIF or MP4.
+
+    Args:
+        poses3d: ``(T, J, 3)`` or, for several people, ``(C, T, J, 3)`` camera-space metres
+            (root-relative poses of different people are drawn side by side).
+        path: Output file, ``.gif`` (Pillow, always available) or ``.mp4`` (needs ffmpeg; without it a
+            ``.gif`` is written next to it instead, with a warning).
+        x2d: Optional ``(T, J, 2)`` / ``(C, T, J, 2)`` 2D input in normalised screen coordinates, drawn
+            in a panel on the left.
+        skeleton: Joint set (bones and left/right colours).
+        mask: Optional ``(T,)`` / ``(C, T)`` presence; absent people are not drawn in that frame.
+        fps: Playback frames per second.
+        max_frames: At most this many frames, evenly spaced over the sequence (``None``: all).
+        size: Panel size in inches.
+        dpi: Resolution (dots per inch).
+        title: Figure title.
+        azim, elev: 3D view angles in degrees.
+
+    Returns:
+        The path actually written.
+    """
+    from matplotlib import animation
+
+    sk = get_skeleton(skeleton)
+    out = _check_out(path, (".gif", ".mp4"))
+    p3 = _as_people("poses3d", poses3d, 3, sk.num_joints)
+    people, frames = p3.shape[:2]
+    p2 = _as_people("x2d", x2d, 2, sk.num_joints)
+    if p2 is not None and p2.shape[:2] != (people, frames):
+        raise InputError(f"x2d must match poses3d's people and frames {(people, frames)}; got {p2.shape[:2]}")
+    m = _as_mask(mask, people, frames)
+    if fps <= 0:
+        raise InputError(f"fps must be > 0; got {fps}")
+    idx = _frame_indices(frames, max_frames)
+    if out.suffix.lower() == ".mp4" and not ffmpeg_available():
+        warnings.warn(f"ffmpeg not found: writing {out.with_suffix('.gif').name} instead of {out.name}",
+                      stacklevel=2)
+        out = out.with_suffix(".gif")
+
+    disp = _to_display(p3) + _offsets(people)[:, None, None, :]
+    radius, centre = _extent(disp[m] if m.any() else disp.reshape(-1, sk.num_joints, 3))
+    bones = bone_colors(sk)
+
+    plt = _plt()
+    ncols = 2 if p2 is not None else 1
+    fig = plt.figure(figsize=(size * ncols, size))
+    ax2 = None
+    if p2 is not None:
+        ax2 = fig.add_subplot(1, ncols, 1)
+        _setup_2d(ax2, p2[m] if m.any() else p2.reshape(-1, 2), "2D input")
+    ax3 = fig.add_subplot(1, ncols, ncols, projection="3d")
+    _setup_3d(ax3, radius, centre, "3D", elev=elev, azim=azim)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+
+    lines3 = [[ax3.plot([], [], [], color=c, lw=2)[0] for _, _, c in bones] for _ in range(people)]
+    lines2 = [[ax2.plot([], [], color=c, lw=1.5)[0] for _, _, c in bones] for _ in range(people)] if ax2 else None
+    label = fig.text(0.01, 0.01, "", fontsize=7)
+
+    def update(k: int):
+        f = int(idx[k])
+        for c in range(people):
+            present = bool(m[c, f])
+            for b, (pa, ch, _) in enumerate(bones):
+                line = lines3[c][b]
+                if present:
+                    seg = disp[c, f, [pa, ch]]
+                    line.set_data_3d(seg[:, 0], seg[:, 1], seg[:, 2])
+                else:
+                    line.set_data_3d([], [], [])
+                if lines2 is not None:
+                    l2 = lines2[c][b]
+                    if present:
+                        seg2 = p2[c, f, [pa, ch]]
+                        l2.set_data(seg2[:, 0], seg2[:, 1])
+                    else:
+                        l2.set_data([], [])
+        label.set_text(f"frame {f}")
+        return []
+
+    anim = animation.FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if out.suffix.lower() == ".mp4":
+            writer = animation.FFMpegWriter(fps=fps)
+        else:
+            writer = animation.PillowWriter(fps=fps)
+        anim.save(str(out), writer=writer, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return out
+
+
+# ----------------------------------------------------------------------------------- static views
+def render_frames(
+    poses3d: Any,
+    path: str | os.PathLike,
+    *,
+    x2d: Any = None,
+    skeleton: str | Skeleton = "h36m-17",
+    mask: Any = None,
+    frames: Sequence[int] | None = None,
+    num_frames: int = 6,
+    cols: int | None = None,
+    reference: Any = None,
+    size: float = 2.2,
+    dpi: int = 80,
+    title: str | None = None,
+) -> Path:
+    """A static grid of frames (PNG): per column the 2D input (if given) above the 3D pose.
+
+    Args:
+        poses3d: ``(T, J, 3)`` or ``(C, T, J, 3)`` metres.
+        path: Output ``.png`` (or ``.jpg`` / ``.pdf`` / ``.svg``).
+        x2d: Optional ``(T, J, 2)`` / ``(C, T, J, 2)`` normalised 2D input.
+        skeleton: Joint set.
+        mask: Optional presence ``(T,)`` / ``(C, T)``.
+        frames: Frame indices to show; default ``num_frames`` evenly spaced frames.
+        num_frames: Number of frames when ``frames`` is not given.
+        cols: Columns of the grid (default: all frames in one row, at most 6 per row).
+        reference: Optional ground truth ``(T, J, 3)`` / ``(C, T, J, 3)``, drawn as thin black lines.
+        size: Panel size in inches.
+        dpi: Resolution.
+        title: Figure title.
+
+    Returns:
+        The path written.
+    """
+    sk = get_skeleton(skeleton)
+    out = _check_out(path, (".png", ".jpg", ".jpeg", ".pdf", ".svg"))
+    p3 = _as_people("poses3d", poses3d, 3, sk.num_joints)
+    people, T = p3.shape[:2]
+    p2 = _as_people("x2d", x2d, 2, sk.num_joints)
+    ref = _as_people("reference", reference, 3, sk.num_joints)
+    for name, arr in (("x2d", p2), ("reference", ref)):
+        if arr is not None and arr.shape[:2] != (people, T):
+            raise InputError(f"{name} must match poses3d's people and frames {(people, T)}; got {arr.shape[:2]}")
+    m = _as_mask(mask, people, T)
+    idx = _frame_indices(T, max(1, int(num_frames)), frames)
+    n = len(idx)
+    cols = int(cols) if cols else min(n, 6)
+    if cols < 1:
+        raise InputError(f"cols must be >= 1; got {cols}")
+    rows_per = 2 if p2 is not None else 1
+    grid_rows = -(-n // cols)
+    disp = _to_display(p3) + _offsets(people)[:, None, None, :]
+    rdisp = None if ref is None else _to_display(ref) + _offsets(people)[:, None, None, :]
+    shown = disp[m] if m.any() else disp.reshape(-1, sk.num_joints, 3)
+    if rdisp is not None:
+        shown = np.concatenate([shown, rdisp[m] if m.any() else rdisp.reshape(-1, sk.num_joints, 3)], 0)
+    radius, centre = _extent(shown)
+    bones = bone_colors(sk)
+
+    plt = _plt()
+    fig = plt.figure(figsize=(size * cols, size * rows_per * grid_rows))
+    for k, f in enumerate(idx):
+        r, c = divmod(k, cols)
+        if p2 is not None:
+            ax2 = fig.add_subplot(grid_rows * rows_per, cols, (r * rows_per) * cols + c + 1)
+            _setup_2d(ax2, p2[:, f][m[:, f]] if m[:, f].any() else p2[:, f], f"frame {int(f)}")
+            for person in range(people):
+                if m[person, f]:
+                    for pa, ch, col in bones:
+                        seg = p2[person, f, [pa, ch]]
+                        ax2.plot(seg[:, 0], seg[:, 1], color=col, lw=1.5)
+        ax3 = fig.add_subplot(grid_rows * rows_per, cols, (r * rows_per + rows_per - 1) * cols + c + 1,
+                              projection="3d")
+        _setup_3d(ax3, radius, centre, None if p2 is not None else f"frame {int(f)}")
+        for person in range(people):
+            if not m[person, f]:
+                continue
+            for pa, ch, col in bones:
+                seg = disp[person, f, [pa, ch]]
+                ax3.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=col, lw=2)
+                if rdisp is not None:
+                    rs = rdisp[person, f, [pa, ch]]
+                    ax3.plot(rs[:, 0], rs[:, 1], rs[:, 2], color="black", lw=0.8, alpha=0.6)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        _save_figure(fig, out, dpi)
+    finally:
+        plt.close(fig)
+    return out
+
+
+def render_hypotheses(
+    hypotheses: Any,
+    path: str | os.PathLike,
+    *,
+    aggregated: Any = None,
+    frame: int | None = None,
+    x2d: Any = None,
+    skeleton: str | Skeleton = "h36m-17",
+    size: float = 3.2,
+    dpi: int = 80,
+    title: str | None = None,
+) -> Path:
+    """The hypothesis spread of one frame: all ``H`` hypotheses faint, the aggregated pose bold.
+
+    Args:
+        hypotheses: ``(H, J, 3)`` for one frame or ``(H, T, J, 3)`` (then ``frame`` picks one; default
+            the middle frame), metres.
+        path: Output ``.png`` (or ``.jpg`` / ``.pdf`` / ``.svg``).
+        aggregated: The aggregated pose ``(J, 3)`` or ``(T, J, 3)``; default the mean of the hypotheses.
+        frame: Frame index when sequences are given.
+        x2d: Optional 2D input ``(J, 2)`` or ``(T, J, 2)``, drawn in a panel on the left.
+        skeleton: Joint set.
+        size: Panel size in inches.
+        dpi: Resolution.
+        title: Figure title (default: ``"H hypotheses, frame f"``).
+
+    Returns:
+        The path written.
+    """
+    sk = get_skeleton(skeleton)
+    out = _check_out(path, (".png", ".jpg", ".jpeg", ".pdf", ".svg"))
+    hyp = np.asarray(hypotheses.detach().cpu().numpy() if hasattr(hypotheses, "detach") else hypotheses,
+                     dtype=np.float64)
+    if hyp.ndim == 3:
+        hyp = hyp[:, None]
+    if hyp.ndim != 4 or hyp.shape[-2:] != (sk.num_joints, 3):
+        raise InputError(
+            f"hypotheses must have shape (H, J={sk.num_joints}, 3) or (H, T, J={sk.num_joints}, 3); "
+            f"got {tuple(hyp.shape)}"
+        )
+    H, T = hyp.shape[:2]
+    f = T // 2 if frame is None else int(frame)
+    if not -T <= f < T:
+        raise InputError(f"frame must be in [0, {T - 1}]; got {frame}")
+    f %= T
+    hyp_f = hyp[:, f]
+    if aggregated is None:
+        agg = hyp_f.mean(0)
+    else:
+        agg = np.asarray(aggregated.detach().cpu().numpy() if hasattr(aggregated, "detach") else aggregated,
+                         dtype=np.float64)
+        if agg.ndim == 3:
+            agg = agg[f]
+        if agg.shape != (sk.num_joints, 3):
+            raise InputError(f"aggregated must have shape (J={sk.num_joints}, 3) or (T, J, 3); got {agg.shape}")
+    p2 = None
+    if x2d is not None:
+        p2 = np.asarray(x2d.detach().cpu().numpy() if hasattr(x2d, "detach") else x2d, dtype=np.float64)
+        if p2.ndim == 3:
+            p2 = p2[f]
+        if p2.shape != (sk.num_joints, 2):
+            raise InputError(f"x2d must have shape (J={sk.num_joints}, 2) or (T, J, 2); got {p2.shape}")
+    dh, da = _to_display(hyp_f), _to_display(agg)
+    radius, centre = _extent(np.concatenate([dh.reshape(-1, 3), da], 0)[None])
+    bones = bone_colors(sk)
+    plt = _plt()
+    ncols = 2 if p2 is not None else 1
+    fig = plt.figure(figsize=(size * ncols, size))
+    if p2 is not None:
+        ax2 = fig.add_subplot(1, ncols, 1)
+        _setup_2d(ax2, p2, "2D input")
+        for pa, ch, col in bones:
+            ax2.plot(p2[[pa, ch], 0], p2[[pa, ch], 1], color=col, lw=1.5)
+    ax3 = fig.add_subplot(1, ncols, ncols, projection="3d")
+    _setup_3d(ax3, radius, centre, title or f"{H} hypotheses, frame {f}")
+    alpha = float(np.clip(2.5 / max(H, 1), 0.08, 0.5))
+    for h in range(H):
+        for pa, ch, col in bones:
+            seg = dh[h, [pa, ch]]
+            ax3.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=col, lw=1, alpha=alpha)
+    for pa, ch, col in bones:
+        seg = da[[pa, ch]]
+        ax3.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=col, lw=3)
+    fig.tight_layout()
+    try:
+        _save_figure(fig, out, dpi)
+    finally:
+        plt.close(fig)
+    return out

@@ -1,0 +1,244 @@
+"""The ``posediff`` command line: --help everywhere, list/show output, lift/render/export/convert/plugins,
+one-line errors with exit code 2, and the bundled demo end to end."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import posediff
+from posediff.cli import SUBCOMMANDS, main
+
+REPO = Path(__file__).resolve().parents[1]
+MINE = ("demo", "list", "show", "lift", "render", "convert", "export", "plugins")
+TINY = [
+    "lifter.dim=16", "lifter.frames=9", "backbone.depth=1", "backbone.heads=2", "conditioner.adapter_layers=1",
+    "conditioner.adapter_heads=2", "conditioner.adapter_ff=16", "conditioner.text_encoder.width=16",
+    "conditioner.text_encoder.layers=1", "conditioner.text_encoder.heads=2", "fusion[0].blocks[0].heads=2",
+    "sampler.hypotheses=2", "sampler.steps=2",
+]
+
+
+def run(capsys, *argv):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse --help / usage errors
+            code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(err: str, command: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
+    assert lines[0].startswith(f"posediff {command}: error: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    from posediff.checkpoints import save_lifter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lifter = posediff.build("finepose-tiny", overrides=TINY)
+    return save_lifter(lifter, tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+# ------------------------------------------------------------------------------------------ help
+@pytest.mark.parametrize("name", MINE)
+def test_help_exits_zero(capsys, name):
+    assert name in SUBCOMMANDS
+    code, out, _ = run(capsys, name, "--help")
+    assert code == 0
+    assert f"usage: posediff {name}" in out
+    assert "example" in out
+
+
+def test_top_level_help_lists_my_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in MINE:
+        assert name in out
+
+
+# ------------------------------------------------------------------------------------------ list / show
+def test_list_all_kinds(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for header in ("sampler (", "aggregator (", "backbone (", "preset ("):
+        assert header in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("ddim "))
+    assert "posediff" in line and len(line.split()) > 2  # provider and summary
+
+
+def test_list_kind_pattern_json_and_presets(capsys):
+    code, out, _ = run(capsys, "list", "aggregators", "j*", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == [n for n in posediff.list_components("aggregator", "j*")]
+    assert all(r["kind"] == "aggregator" and r["provider"] for r in rows)
+    code, out, _ = run(capsys, "list", "preset", "finepose-*", "--names")
+    assert code == 0
+    assert out.split() == posediff.list_presets("finepose-*")
+    code, out, _ = run(capsys, "list", "d*", "--names")  # a pattern over every kind
+    assert code == 0 and "ddim" in out.split() and "d3dp-h36m" in out.split()
+
+
+def test_list_unknown_kind_is_one_line_error(capsys):
+    code, out, err = run(capsys, "list", "samplr")
+    assert code == 2
+    line = one_line_error(err, "list")
+    assert "did you mean 'sampler'" in line
+
+
+def test_show_prints_resolved_toml(capsys, tmp_path):
+    code, out, _ = run(capsys, "show", "finepose-tiny", "--set", "sampler.steps=2", "--set", "aggregator.name=mean",
+                       "--out", str(tmp_path / "s.toml"))
+    assert code == 0
+    spec = tomllib.loads(out)
+    assert spec["sampler"]["steps"] == 2 and spec["aggregator"] == {"name": "mean"}
+    assert spec == posediff.resolve_spec("finepose-tiny", {"sampler.steps": 2, "aggregator.name": "mean"})
+    assert (tmp_path / "s.toml").read_text() == out
+
+
+def test_show_raw_and_checkpoint(capsys, tiny_ckpt):
+    code, out, _ = run(capsys, "show", "finepose-tiny", "--raw")
+    assert code == 0 and out.startswith("#")
+    code, out, _ = run(capsys, "show", str(tiny_ckpt))
+    assert code == 0 and tomllib.loads(out)["lifter"]["frames"] == 9
+
+
+def test_show_bad_override_exit_2(capsys):
+    code, _, err = run(capsys, "show", "finepose-tiny", "--set", "sampler.stepz=2")
+    assert code == 2
+    assert err.startswith("posediff show: error: ") and "stepz" in err
+    code, _, err = run(capsys, "show", "no-such-preset")
+    assert code == 2 and "unknown preset" in err
+
+
+# ------------------------------------------------------------------------------------------ lift / render
+def _write_keypoints(tmp_path: Path, frames: int = 14) -> Path:
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(200, 800, (frames, 17, 2)), rng.uniform(0.5, 1, (frames, 17, 1))], -1)
+    path = tmp_path / "kp.npy"
+    np.save(path, kp)
+    return path
+
+
+def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
+    kp = _write_keypoints(tmp_path)
+    out = tmp_path / "pose3d.npz"
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--out", str(out), "--keep-hypotheses", "--quiet",
+                            "--render", str(tmp_path / "anim.gif"), "--max-frames", "3")
+    assert code == 0, err
+    assert "aggregator mean" in stdout and "warning:" in err and "mean" in err
+    res = posediff.inference.load_result(out)
+    assert res.poses3d.shape == (14, 17, 3) and res.hypotheses.shape == (2, 14, 17, 3)
+    assert (tmp_path / "anim.gif").is_file()
+
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--camera", "1100,1100,500,500", "--out",
+                            str(tmp_path / "p2.npz"), "--quiet")
+    assert code == 0 and "aggregator jpma" in stdout
+
+    code, stdout, err = run(capsys, "render", str(out), "--out", str(tmp_path / "r.gif"), "--grid",
+                            str(tmp_path / "g.png"), "--spread", str(tmp_path / "s.png"), "--max-frames", "3",
+                            "--num-frames", "2")
+    assert code == 0, err
+    for name in ("r.gif", "g.png", "s.png"):
+        assert (tmp_path / name).is_file()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["lift", "missing.npy", "--weights", "demo"], "INPUT not found"),
+    (["lift", "{kp}", "--weights", "{ckpt}", "--format", "coco17"], "image_size"),
+    (["lift", "{kp}", "--weights", "{ckpt}", "--format", "openpose-25", "--image-size", "10", "10"], "17 joints"),
+    (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--camera", "1,2,3"], "4 or 9"),
+    (["lift", "{kp}", "--image-size", "1000", "1000"], "--weights"),
+    (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--out", "x.txt"], ".npz"),
+    (["render", "missing.npz"], "not found"),
+    (["export", "--spec", "finepose-tiny", "--out", "{tmp}/x.bin"], "format"),
+    (["convert", "official", "missing.bin", "{tmp}/out.pt"], "not found"),
+])
+def test_bad_input_exit_2_one_line(capsys, tmp_path, tiny_ckpt, argv, needle):
+    kp = _write_keypoints(tmp_path)
+    argv = [a.format(kp=kp, ckpt=tiny_ckpt, tmp=tmp_path) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert needle in one_line_error(err, argv[0])
+
+
+def test_missing_checkpoint_exit_3(capsys, tmp_path):
+    kp = _write_keypoints(tmp_path)
+    code, _, err = run(capsys, "lift", str(kp), "--weights", str(tmp_path / "nope.pt"), "--image-size", "9", "9")
+    assert code == 3 and "checkpoint not found" in one_line_error(err, "lift")
+
+
+# ------------------------------------------------------------------------------------------ export / convert / plugins
+def test_export_torchscript_from_spec(capsys, tmp_path):
+    code, out, err = run(capsys, "export", "--spec", "finepose-tiny", *sum((["--set", s] for s in TINY), []),
+                         "--out", str(tmp_path / "step.pt"))
+    assert code == 0, err
+    assert "max |diff|" in out and (tmp_path / "step.pt").is_file()
+
+
+def test_convert_rejects_posediff_checkpoint(capsys, tmp_path, tiny_ckpt):
+    code, _, err = run(capsys, "convert", "official", str(tiny_ckpt), str(tmp_path / "o.pt"))
+    assert code in (2, 3)
+    one_line_error(err, "convert")
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_convert_refuses_overwrite(capsys, tmp_path, tiny_ckpt):
+    (tmp_path / "o.pt").write_bytes(b"x")
+    code, _, err = run(capsys, "convert", "official", str(tiny_ckpt), str(tmp_path / "o.pt"))
+    assert code == 2 and "--force" in one_line_error(err, "convert")
+
+
+def test_plugins_list_and_check(capsys):
+    from posediff import registry
+
+    code, out, _ = run(capsys, "plugins")
+    assert code == 0 and out.strip()
+    reports = registry.load_plugins()
+    code, out, _ = run(capsys, "plugins", "--check", "--json")
+    rows = json.loads(out)
+    assert len(rows) == len(reports)
+    assert code == (0 if all(r.ok for r in reports) else 3)
+
+
+# ------------------------------------------------------------------------------------------ demo
+def test_demo_end_to_end(capsys, tmp_path):
+    assets = REPO / "posediff" / "assets"
+    assert (assets / "demo_lifter.pt").is_file() and (assets / "demo_sequence.npz").is_file(), \
+        "bundled demo assets missing: run scripts/make_demo_assets.py"
+    code, out, err = run(capsys, "demo", "--out-dir", str(tmp_path / "demo"), "--max-frames", "6")
+    assert code == 0, err
+    assert "MPJPE" in out and "jpma" in out and "mean" in out
+    report = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    rows = {r["aggregator"]: r for r in report["metrics"]}
+    assert {"mean", "jpma"} <= set(rows)
+    for r in rows.values():
+        assert 0 < r["mpjpe_mm"] < 1000 and r["p_mpjpe_mm"] <= r["mpjpe_mm"] + 1e-6
+    # the bundled model is trained: far better than an untrained one (hundreds of mm)
+    assert rows["jpma"]["mpjpe_mm"] < 150
+    for name in ("demo.gif", "frames.png", "spread.png", "pose3d.npz"):
+        assert (tmp_path / "demo" / name).is_file()
+
+
+def test_module_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "posediff", "list", "schedule", "--names"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "cosine" in proc.stdout.split()

@@ -1,0 +1,204 @@
+"""posediff.evaluation: report structure, oracle labels, protocols, window weighting, 3DHP metrics, CLI."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import posediff
+from posediff import metrics
+from posediff.data import Dataset, Sequence
+from posediff.errors import InputError
+from posediff.evaluation import AGGREGATORS, ORACLE_LABEL, evaluate, evaluate_protocols
+from posediff.training import load_dataset
+
+OVR = {"sampler.hypotheses": 3, "sampler.steps": 2}
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*offline.*NOT CLIP.*")
+        yield
+
+
+@pytest.fixture(scope="module")
+def d3dp():
+    torch.manual_seed(0)
+    return posediff.build("d3dp-tiny", overrides=OVR)
+
+
+@pytest.fixture(scope="module")
+def finepose():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*offline.*NOT CLIP.*")
+        return posediff.build("finepose-tiny", overrides=OVR)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    # one subject, walking + sitting, one camera, 60 frames: windows start at 0, 27 and 33
+    return load_dataset("synthetic:subjects=1,frames=60,cameras=1", ["synth-0"]).filter(
+        base_actions=["walking", "sitting"])
+
+
+def test_report_structure(d3dp, synth):
+    rep = evaluate(d3dp, synth, seed=3, data_description="synthetic synth-0")
+    d = rep.data
+    assert d["protocol"]["name"] == "deployable" == rep.protocol
+    assert "neutral prompt" in d["protocol"]["actions"] and "estimated" in d["protocol"]["jpma_root"]
+    assert d["steps"] == [1, 2] and d["model"]["hypotheses"] == 3
+    assert list(d["results"]) == list(AGGREGATORS)
+    assert d["metrics"] == ["mpjpe_mm", "p_mpjpe_mm"]  # no PCK/AUC outside 3DHP
+    assert d["groups"]["kind"] == "action" and d["groups"]["names"] == ["walking", "sitting"]
+    for agg, res in d["results"].items():
+        for metric in d["metrics"]:
+            r = res[metric]
+            assert len(r["avg"]) == len(r["all_frames"]) == 2
+            assert set(r["groups"]) == {"sitting", "walking"}
+            assert r["avg"][-1] == pytest.approx(np.mean([r["groups"][g][-1] for g in r["groups"]]))
+            assert all(v > 0 for v in r["avg"])
+    assert d["aggregators"]["P-Best"]["oracle"] and d["aggregators"]["J-Best"]["oracle"]
+    assert not d["aggregators"]["J-Agg"]["oracle"] and not d["aggregators"]["P-Agg"]["oracle"]
+    # J-Best picks the best joint among all hypotheses: never worse than any other per-joint selection
+    for m in range(2):
+        jb = d["results"]["J-Best"]["mpjpe_mm"]["all_frames"][m]
+        assert jb <= d["results"]["J-Agg"]["mpjpe_mm"]["all_frames"][m] + 1e-9
+        assert jb <= d["results"]["P-Best"]["mpjpe_mm"]["all_frames"][m] + 1e-9
+    assert json.loads(rep.to_json())["protocol"]["name"] == "deployable"
+    assert rep.value("P-Agg", "mpjpe_mm") == d["results"]["P-Agg"]["mpjpe_mm"]["avg"][-1]
+    with pytest.raises(InputError):
+        rep.value("X-Agg")
+
+
+def test_markdown_marks_oracles_and_protocol(d3dp, synth, tmp_path):
+    rep = evaluate(d3dp, synth, protocol="paper")
+    md = rep.to_markdown()
+    assert "**Protocol: paper**" in md and "ground-truth root trajectory" in md
+    assert md.count(f"P-Best — {ORACLE_LABEL}") >= 4 and md.count(f"J-Best — {ORACLE_LABEL}") >= 4
+    assert "per action, step 2" in md and "| walking |" in md
+    j, m = rep.save(tmp_path, "r")
+    assert json.loads(j.read_text())["protocol"]["name"] == "paper" and m.read_text() == md
+    assert "paper" in rep.summary() and ORACLE_LABEL in rep.summary()
+
+
+def test_values_match_the_metrics_module(d3dp):
+    # one sequence of exactly one window: the report must equal the metrics functions on the same samples
+    ds = load_dataset("synthetic:subjects=1,frames=27,cameras=1", ["synth-0"]).filter(base_actions=["walking"])
+    rep = evaluate(d3dp, ds, seed=5, batch_size=1)
+    seq = ds[0]
+    hyps = d3dp.sample(torch.from_numpy(seq.x2d)[None], generator=torch.Generator().manual_seed(5))
+    gt = torch.from_numpy(seq.x3d)[None].double()
+    h = hyps.double()
+    r = rep.data["results"]
+    assert r["P-Agg"]["mpjpe_mm"]["all_frames"] == pytest.approx((metrics.p_agg(h, gt) * 1000).tolist())
+    assert r["J-Best"]["mpjpe_mm"]["all_frames"] == pytest.approx((metrics.j_best(h, gt) * 1000).tolist())
+    assert r["P-Best"]["mpjpe_mm"]["all_frames"] == pytest.approx((metrics.p_best(h, gt) * 1000).tolist())
+    assert r["P-Agg"]["p_mpjpe_mm"]["all_frames"] == pytest.approx(
+        (metrics.p_agg(h, gt, protocol=2) * 1000).tolist())
+    assert r["J-Best"]["p_mpjpe_mm"]["all_frames"] == pytest.approx(
+        (metrics.j_best(h, gt, protocol=2) * 1000).tolist())
+    idx = metrics.reprojection_indices(h, torch.from_numpy(seq.x2d)[None].double(),
+                                       torch.from_numpy(seq.camera).double(),
+                                       torch.from_numpy(seq.root)[None].double())
+    paper = evaluate(d3dp, ds, seed=5, batch_size=1, protocol="paper")
+    assert paper.data["results"]["J-Agg"]["mpjpe_mm"]["all_frames"] == pytest.approx(
+        (metrics.j_agg(h, gt, idx) * 1000).tolist())
+
+
+def test_windows_count_each_frame_once(d3dp, synth):
+    once = evaluate(d3dp, synth)
+    twice = evaluate(d3dp, synth, official_overlap=True)
+    assert once.data["data"]["windows"] == twice.data["data"]["windows"] == 6  # 3 per sequence
+    assert once.data["data"]["frames"] == pytest.approx(2 * 60)
+    assert twice.data["data"]["frames"] == pytest.approx(2 * 81)  # the 21-frame overlap counts twice
+    assert "counted once" in once.data["windows"]["mode"] and twice.data["windows"]["official_overlap"]
+    sub = evaluate(d3dp, synth, max_windows=2)
+    assert sub.data["data"]["windows"] == 2 and any("subsampled" in n for n in sub.data["notes"])
+
+
+def test_protocols_share_samples_without_prompts(d3dp, synth):
+    reps = evaluate_protocols(d3dp, synth, protocols=["deployable", "paper"], seed=1)
+    assert set(reps) == {"deployable", "paper"}
+    assert any("identical inputs" in n for n in reps["paper"].data["notes"])
+    # same samples: the ground-truth-free aggregations coincide, J-Agg differs only by the root it uses
+    for agg in ("P-Agg", "P-Best", "J-Best"):
+        assert reps["paper"].data["results"][agg] == reps["deployable"].data["results"][agg]
+    alone = evaluate(d3dp, synth, protocol="paper", seed=1)
+    assert alone.data["results"]["J-Agg"] == reps["paper"].data["results"]["J-Agg"]
+
+
+def test_paper_protocol_uses_labels(finepose, synth):
+    reps = evaluate_protocols(finepose, synth, protocols=["deployable", "paper"], seed=1)
+    assert not any("identical inputs" in n for n in reps["paper"].data["notes"])
+    # walking/sitting are H36M actions (Walking, Sitting): the prompts differ, so do the samples
+    assert reps["paper"].data["results"]["P-Agg"] != reps["deployable"].data["results"]["P-Agg"]
+    odd = load_dataset("synthetic:subjects=1,frames=27,cameras=1", ["synth-0"]).filter(base_actions=["turning"])
+    rep = evaluate(finepose, odd, protocol="paper")
+    assert any("turning" in n and "neutral prompt" in n for n in rep.data["notes"])
+
+
+def _fake_3dhp(valid_frames: int = 20, camera: bool = True) -> Dataset:
+    rng = np.random.default_rng(0)
+    T = 30
+    x3d = rng.normal(0, 0.2, (T, 17, 3)).astype(np.float32)
+    x3d[:, 14] = 0.0
+    root = np.tile(np.array([[[0.1, 0.2, 4.0]]], np.float32), (T, 1, 1))
+    cam = np.array([1.75, 1.75, 0.0, 0.0, 0, 0, 0, 0, 0], np.float32)
+    abs3d = x3d + root
+    x2d = abs3d[..., :2] / abs3d[..., 2:] * 1.75
+    valid = np.zeros(T, bool)
+    valid[:valid_frames] = True
+    seq = Sequence(subject="TS5", action="", x2d=x2d, x3d=x3d, root=root, camera=cam if camera else None,
+                   skeleton="3dhp-17", valid=valid, source="3dhp")
+    return Dataset([seq], name="3dhp-test")
+
+
+def test_3dhp_pck_auc_valid_frames_and_cross_dataset(d3dp):
+    rep = evaluate(d3dp, _fake_3dhp(), protocol="paper")
+    d = rep.data
+    assert d["metrics"] == ["mpjpe_mm", "p_mpjpe_mm", "pck", "auc"]
+    assert d["groups"]["kind"] == "sequence" and d["groups"]["names"] == ["TS5"]
+    assert d["data"]["frames"] == pytest.approx(20)  # only valid frames count
+    assert any("cross-dataset" in n for n in d["notes"])
+    for agg in AGGREGATORS:
+        assert 0 <= d["results"][agg]["pck"]["avg"][-1] <= 100
+        assert 0 <= d["results"][agg]["auc"]["avg"][-1] <= d["results"][agg]["pck"]["avg"][-1] + 1e-9
+    assert "PCK@150mm" in rep.to_markdown()
+
+
+def test_jagg_needs_camera(d3dp):
+    rep = evaluate(d3dp, _fake_3dhp(camera=False))
+    assert rep.value("J-Agg", "mpjpe_mm") is None and rep.value("P-Agg", "mpjpe_mm") > 0
+    assert any("intrinsics" in n for n in rep.data["notes"])
+    assert "n/a" in rep.to_markdown()
+
+
+def test_exception(d3dp, synth):
+    with pytest.raises(InputError):
+        evaluate(d3dp, synth, protocol="oracle")
+    no3d = Dataset([synth[0].replace(x3d=None)])
+    with pytest.raises(InputError):
+        evaluate(d3dp, no3d)
+    with pytest.raises(InputError):
+        evaluate(d3dp, Dataset([_fake_3dhp()[0].replace(root=None)]), protocol="paper")
+
+
+def test_cli_evaluate(tmp_path, capsys):
+    from posediff.cli import main
+
+    out = tmp_path / "eval"
+    code = main(["evaluate", "d3dp-tiny", "--data", "synthetic:subjects=2,frames=27,cameras=1", "--protocol", "both",
+                 "--hypotheses", "2", "--steps", "1", "--max-windows", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "[deployable]" in text and "[paper]" in text
+    rep = json.loads((out / "synthetic-synth-1-paper.json").read_text())
+    assert rep["protocol"]["name"] == "paper" and rep["steps"] == [1]
+    assert any("untrained" in n for n in rep["notes"])
+    assert (out / "synthetic-synth-1-deployable.md").is_file()
