@@ -34,7 +34,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -154,8 +154,10 @@ class EvaluationReport:
         lines += [
             f"- **Protocol: {proto['name']}** — {proto['description']}",
             f"  - action labels: {proto['actions']}; JPMA root: {proto['jpma_root']}",
-            f"- Model: `{d['model']['source']}` ({d['model']['spec']}; H = {d['model']['hypotheses']} hypotheses, "
-            f"M = {d['model']['steps']} sampler steps, seed {d['seed']})",
+            f"- Model: `{d['model']['source']}`"
+            + (f" (sha256 {d['model']['sha256'][:12]}…)" if d["model"].get("sha256") else "")
+            + f" — {d['model']['spec']}; H = {d['model']['hypotheses']} hypotheses, "
+            f"M = {d['model']['steps']} sampler steps, seed {d['seed']}",
             f"- Data: {d['data']['description']}; {d['data']['sequences']} sequences, {d['data']['windows']} "
             f"windows of {d['data']['frames_per_window']} frames, {d['data']['frames']:.0f} frames scored "
             f"({d['windows']['mode']})",
@@ -333,6 +335,7 @@ def evaluate(
     source: str = "",
     notes: Sequence[str] = (),
     progress: bool = False,
+    model_info: Optional[Mapping[str, Any]] = None,
 ) -> EvaluationReport:
     """Evaluate a lifter on the windows of a data set under one protocol.
 
@@ -350,6 +353,7 @@ def evaluate(
         source: Where the weights came from (for the report).
         notes: Extra lines for the report.
         progress: Show a progress bar.
+        model_info: Extra entries for the report's ``model`` section (e.g. ``{"sha256": ...}``).
 
     Returns:
         An :class:`EvaluationReport`.
@@ -362,7 +366,7 @@ def evaluate(
     reports = evaluate_protocols(lifter, dataset, protocols=[protocol], hypotheses=hypotheses, steps=steps,
                                  batch_size=batch_size, seed=seed, official_overlap=official_overlap,
                                  max_windows=max_windows, data_description=data_description, source=source,
-                                 notes=notes, progress=progress)
+                                 notes=notes, progress=progress, model_info=model_info)
     return reports[protocol]
 
 
@@ -381,6 +385,7 @@ def evaluate_protocols(
     source: str = "",
     notes: Sequence[str] = (),
     progress: bool = False,
+    model_info: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, EvaluationReport]:
     """Like :func:`evaluate` for several protocols; the hypotheses are sampled once when the protocols
     give the model the same input (e.g. a model without prompts), so the protocols are compared on
@@ -503,7 +508,7 @@ def evaluate_protocols(
                            "not depend on the action label), so one set of samples serves every protocol")
         reports[p] = _build_report(
             lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
-            p_notes, wall,
+            p_notes, wall, model_info,
         )
     return reports
 
@@ -525,7 +530,8 @@ def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequ
 
 def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
                   ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
-                  notes: list[str], wall: float) -> EvaluationReport:
+                  notes: list[str], wall: float,
+                  model_info: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
     group_names = list(acc.weights)
     results: dict[str, dict[str, dict]] = {}
     for agg in AGGREGATORS:
@@ -555,6 +561,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
             "source": source or "(in memory)",
             "hypotheses": H, "steps": M,
             "skeleton": lifter.skeleton.name, "frames": lifter.frames,
+            **dict(model_info or {}),
         },
         "data": {
             "description": data_description or getattr(ds, "name", "data"),
@@ -650,7 +657,8 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
     return lifter, info
 
 
-def describe_data(selector: str, subjects: Sequence[str], train_config: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
+def describe_data(selector: str, subjects: Sequence[str],
+                  train_config: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
     """A header line for the data of a report, and notes on whether the subjects were held out."""
     from .training.datasets import default_subjects, parse_data
 

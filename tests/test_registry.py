@@ -56,7 +56,7 @@ def test_register_rules():
 
 def _fake_dist(root: Path, dist: str, module: str, source: str, entry_points: str) -> None:
     (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist}-1.0.dist-info"
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))

@@ -52,6 +52,8 @@ def _preset_source(name: str) -> tuple[str, str]:
     ep = _plugin_presets()[name]
     provider = f"{ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) else "plugin"
     obj = ep.load()
+    if callable(obj) and not hasattr(obj, "read_text"):
+        obj = obj()  # a factory returning the spec dict
     if hasattr(obj, "read_text"):
         return obj.read_text(), provider
     if isinstance(obj, (str, Path)):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -102,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, seed=args.seed, official_overlap=args.official_overlap,
         max_windows=args.max_windows, data_description=desc, source=source, notes=notes,
         progress=not args.quiet,
+        model_info={k: info[k] for k in ("sha256", "step") if info.get(k) is not None},
     )
     out = Path(args.out) if args.out else (Path(info["run_dir"]) / "eval" if info.get("run_dir") else Path("eval"))
     for proto, rep in reports.items():

@@ -100,10 +100,17 @@ def setup(device: str = "auto") -> DistInfo:
     return DistInfo(rank, world, local, dev, owns_group=True)
 
 
-def teardown(info: DistInfo) -> None:
-    """Destroy the process group if :func:`setup` created it."""
+def teardown(info: DistInfo, clean: bool = True) -> None:
+    """Destroy the process group if :func:`setup` created it.
+
+    Args:
+        info: From :func:`setup`.
+        clean: Wait for the other processes first (skip when leaving on an error, which could leave
+            the others stuck in a collective).
+    """
     if info.owns_group and dist.is_initialized():
-        dist.barrier()
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 

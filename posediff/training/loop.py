@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..checkpoints import save_checkpoint
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from . import distributed as D
 from .config import BUDGET_FIELDS, CORE_FIELDS, TrainConfig
 from .datasets import accepted_actions, load_dataset, to_skeleton
@@ -287,6 +287,7 @@ def train(
 
     info = D.setup(cfg.device)
     logger: Optional[RunLogger] = None
+    clean_exit = False
     try:
         # ---------------------------------------------------------------- resume or start
         ckpt = ckpt_path = None
@@ -601,11 +602,12 @@ def train(
             logger.note(f"posediff train: stopped ({stop_reason}) at step {step}, epoch {epoch}; loss "
                         f"{last_loss if last_loss is None else round(last_loss, 5)} m; best validation MPJPE "
                         f"{'n/a' if best_metric is None else f'{best_metric:.1f} mm'}; {wall:.0f} s")
+        clean_exit = True
         return result
     finally:
         if logger is not None:
             logger.close()
-        D.teardown(info)
+        D.teardown(info, clean=clean_exit)
 
 
 def _unused_parameters(lifter: nn.Module, x2d: torch.Tensor, y3d: torch.Tensor, action: Optional[str]) -> list[str]:

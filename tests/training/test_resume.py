@@ -15,7 +15,7 @@ import torch
 from posediff.errors import CheckpointError
 from posediff.training import find_resume_checkpoint, train
 
-from conftest import TINY, TINY_DATA, optimizer_equal, state_equal
+from training_helpers import TINY, TINY_DATA, optimizer_equal, state_equal
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 9  # 2 steps per epoch: crosses four epoch ends (lr decay, new clip order)

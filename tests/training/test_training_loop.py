@@ -11,7 +11,7 @@ from posediff.checkpoints import read_checkpoint
 from posediff.errors import InputError
 from posediff.training import train
 
-from conftest import TINY, TINY_DATA
+from training_helpers import TINY, TINY_DATA
 
 
 def test_loss_decreases_on_a_fixed_small_batch(tmp_path):

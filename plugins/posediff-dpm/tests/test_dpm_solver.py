@@ -80,13 +80,16 @@ def test_build_finepose_tiny_with_override():
 
 def test_plugin_presets_resolve():
     assert {"finepose-tiny-dpm", "finepose-h36m-dpm"} <= set(posediff.list_presets("*-dpm"))
-    spec = posediff.resolve_spec("finepose-tiny-dpm")
+    spec = posediff.resolve_spec("finepose-tiny-dpm")  # the TOML file shipped in the package
+    assert spec["meta"]["name"] == "finepose-tiny-dpm"
     assert spec["sampler"]["name"] == "dpm_solver" and spec["sampler"]["steps"] == 3
-    base = posediff.resolve_spec("finepose-tiny")
+    assert spec["lifter"]["frames"] == 27 and spec["backbone"]["name"] == "mixste"
+    # the derived preset: finepose-h36m with only the sampler (and meta) replaced
+    big, base = posediff.resolve_spec("finepose-h36m-dpm"), posediff.resolve_spec("finepose-h36m")
+    assert big["meta"]["name"] == "finepose-h36m-dpm"
+    assert big["sampler"]["name"] == "dpm_solver" and big["sampler"]["hypotheses"] == 20
     for slot in ("lifter", "backbone", "conditioner", "fusion", "aggregator"):
-        assert spec[slot] == base[slot], slot  # only the sampler differs
-    big = posediff.resolve_spec("finepose-h36m-dpm")
-    assert big["sampler"]["hypotheses"] == 20 and big["backbone"] == posediff.resolve_spec("finepose-h36m")["backbone"]
+        assert big[slot] == base[slot], slot
 
 
 def test_spec_errors_are_collected():
