@@ -404,6 +404,14 @@ def evaluate_protocols(
             raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {p!r}")
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
+    from .data.sample import Dataset, Sequence as _Seq
+
+    if not isinstance(dataset, Dataset):
+        items = list(dataset) if isinstance(dataset, (list, tuple)) else None
+        if items is None or not all(isinstance(s, _Seq) for s in items):
+            raise InputError(f"dataset must be a posediff.data.Dataset or a list of Sequence; got "
+                             f"{type(dataset).__name__}")
+        dataset = Dataset(items)
     lifter.eval()
     sk = lifter.skeleton.name
     src_skeletons = sorted({s.skeleton for s in dataset})
@@ -417,7 +425,8 @@ def evaluate_protocols(
     kind, seq_groups = _group_names(ds)
     rows = _windows(ds, lifter.frames, official_overlap)
     if not rows:
-        raise InputError("the data set has no window with 3D ground truth to evaluate")
+        raise InputError(f"dataset must hold at least one window with 3D ground truth (x3d); got {len(dataset)} "
+                         f"sequence(s), {sum(s.x3d is not None for s in dataset)} with x3d")
     total_windows = len(rows)
     if max_windows and len(rows) > max_windows:
         idx = np.unique(np.linspace(0, len(rows) - 1, max_windows).round().astype(int))
@@ -427,7 +436,8 @@ def evaluate_protocols(
     needs_root = "paper" in protocols
     has_root = all(r["root"] is not None for r in rows)
     if needs_root and not has_root:
-        raise InputError("the paper protocol needs the ground-truth root trajectory, which this data set lacks")
+        raise InputError("dataset must hold the ground-truth root trajectory (root) for the paper protocol; got "
+                         f"{sum(s.root is None for s in dataset)} sequence(s) without root")
     labels, rejected = accepted_actions(lifter, [r["action"] for r in rows])
     distortion = bool(getattr(lifter.aggregator, "distortion", True))
     pck_idx = pck_joints(sk)

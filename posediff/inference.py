@@ -364,14 +364,14 @@ def _guess_format(joints: int, fmt: Optional[str]) -> str:
         if f.num_joints != joints:
             hint = {25: "openpose-25", 33: "mediapipe-33"}.get(joints)
             raise InputError(
-                f"keypoints have {joints} joints but format {f.name!r} has {f.num_joints}"
+                f"keypoints must have {f.num_joints} joints for format {f.name!r}; got {joints}"
                 + (f"; {joints} joints look like {hint!r} (format={hint!r})" if hint else "")
             )
         return f.name
     guess = {17: "coco-17", 25: "openpose-25", 33: "mediapipe-33"}.get(joints)
     if guess is None:
-        raise InputError(f"keypoints have {joints} joints; pass format= one of coco-17, h36m-17, 3dhp-17, "
-                         "mediapipe-33, openpose-25")
+        raise InputError(f"keypoints must have 17, 25 or 33 joints, or pass format= (one of coco-17, h36m-17, "
+                         f"3dhp-17, mediapipe-33, openpose-25); got {joints} joints")
     return guess
 
 
@@ -459,8 +459,9 @@ def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
             coords = "normalized"
         else:
             raise InputError(
-                f"keypoints look like pixels (values up to {np.abs(finite).max():.0f}) but no image_size was "
-                "given; pass image_size=(w, h) (or coords='normalized' if they are already normalised)"
+                f"image_size must be given for keypoints that look like pixels (values up to "
+                f"{np.abs(finite).max():.0f}); got None (pass image_size=(w, h), or coords='normalized' if they are "
+                "already normalised)"
             )
     if coords in ("pixels", "unit"):
         if image_size is None:
@@ -601,8 +602,8 @@ def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str])
     missing = [n for n in sorted(needs) if not (n == "camera" and camera_given)]
     if missing:
         if aggregator is not None:
-            raise InputError(f"aggregator {name!r} needs {', '.join(missing)}; pass camera= (intrinsics) or "
-                             "choose aggregator='mean'")
+            raise InputError(f"{', '.join(missing)} must be given for aggregator {name!r}; got None (pass camera= "
+                             "intrinsics or choose aggregator='mean')")
         msg = (f"aggregator {name!r} needs {', '.join(missing)}"
                + (" (camera intrinsics)" if "camera" in missing else "")
                + "; using the mean of the hypotheses instead")
@@ -677,9 +678,13 @@ def lift(
         root-relative, zero where the person is absent.
 
     Raises:
-        InputError: bad shapes, unknown format, pixels without an image size, bad camera, a track with no
-            observed joint at all.
+        InputError: bad shapes, unknown format, pixels without an image size, bad camera, an explicit
+            ``aggregator`` whose inputs are missing.
         CheckpointError: unreadable weights.
+
+    Warns:
+        UserWarning: the aggregator fell back to the mean (no camera), a joint was never observed in a
+            segment (placed at its parent), or a person had no confident joint at all (not lifted).
     """
     t0 = time.perf_counter()
     if format is not None and skeleton is not None and format != skeleton:

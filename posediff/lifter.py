@@ -90,7 +90,8 @@ class PoseLifter(nn.Module):
         check_shape(name, x, ("B", "T", "J", "2"), {"T": self.frames, "J": self.skeleton.num_joints},
                     hint=f"the model's window is {self.frames} frames of skeleton {self.skeleton.name!r}; "
                          "posediff.lift() windows longer or shorter sequences")
-        check_finite(name, x)
+        check_finite(name, x, hint="mark missing joints and fill them first (posediff.lift and "
+                                   "posediff.data.formats.interpolate_missing do this)")
         return x
 
     def _check_actions(self, actions: Optional[Sequence[Optional[str]]], batch: int):
@@ -236,7 +237,7 @@ class PoseLifter(nn.Module):
         Returns:
             ``(B, T, J, 3)`` metres, root-relative.
         """
-        hyps = self.sample(x2d, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
+        # Validate every argument before sampling (a bad camera must not cost a full sampling run).
         x = self._check_x2d(x2d)
         b = x.shape[0]
         needs = set(getattr(self.aggregator, "needs", ()))
@@ -250,8 +251,8 @@ class PoseLifter(nn.Module):
             kwargs["camera"] = cam
         elif "camera" in needs:
             raise InputError(
-                f"aggregator {self.spec['aggregator']['name']!r} needs camera intrinsics (B, 9); got none "
-                "(pass camera=..., or build with overrides={'aggregator.name': 'mean'})"
+                f"camera must be given for aggregator {self.spec['aggregator']['name']!r}: expected intrinsics "
+                "(B, 9) or (9,); got None (pass camera=..., or build with overrides={'aggregator.name': 'mean'})"
             )
         if root is not None:
             r = as_tensor("root", root, device=self.device)
@@ -262,6 +263,11 @@ class PoseLifter(nn.Module):
             tg = as_tensor("target", target, device=self.device)
             check_shape("target", tg, ("B", "T", "J", "3"), {"B": b, "T": x.shape[1], "J": x.shape[2]})
             kwargs["target"] = tg
+        for need, shape in (("root", "(B, T, 1, 3)"), ("target", "(B, T, J, 3)")):
+            if need in needs and need not in kwargs:
+                raise InputError(f"{need} must be given for aggregator {self.spec['aggregator']['name']!r}: "
+                                 f"expected {shape}; got None")
+        hyps = self.sample(x, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
         step = int(getattr(self.aggregator, "step", -1))
         with torch.no_grad():
             out = self.aggregator(hyps[:, step], **kwargs)

@@ -73,7 +73,7 @@ def _out(x: Tensor, was_numpy: bool):
 def _check_finite(name: str, x: Tensor) -> None:
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise InputError(f"{name} contains {bad} NaN/Inf value(s)")
+        raise InputError(f"{name} must be finite; got {bad} NaN/Inf value(s)")
 
 
 def _pair(pred: Any, target: Any, *, min_dims: int = 2, validate: bool = True,
@@ -237,7 +237,7 @@ def mpjve(pred: Any, target: Any, *, axis: int = -3, reduction: Reduction = "mea
     if not 0 <= ax < p.dim() - 2:
         raise InputError(f"axis must index a dimension before (J, 3) of shape {tuple(p.shape)}; got {axis}")
     if p.shape[ax] < 2:
-        raise InputError(f"mpjve needs at least 2 frames along axis {axis}; got shape {tuple(p.shape)}")
+        raise InputError(f"pred must have at least 2 frames along axis {axis} for mpjve; got shape {tuple(p.shape)}")
     dv = torch.diff(p, dim=ax) - torch.diff(y, dim=ax)
     return _out(_reduce(torch.linalg.vector_norm(dv, dim=-1), reduction), was_np)
 
@@ -264,6 +264,9 @@ def pck_joints(skeleton: str = "3dhp-17") -> list[int]:
 
 def _pck_errors(pred: Any, target: Any, skeleton: str, joints: Optional[Sequence[int]], validate: bool):
     p, y, was_np = _pair(pred, target, coord=3, validate=validate)
+    if joints is None and p.shape[-2] != get_skeleton(skeleton).num_joints:
+        raise InputError(f"pred must have shape (..., J={get_skeleton(skeleton).num_joints}, 3) for skeleton "
+                         f"{skeleton!r} (or pass joints=); got {tuple(p.shape)}")
     idx = list(pck_joints(skeleton)) if joints is None else [int(j) for j in joints]
     if not idx or min(idx) < 0 or max(idx) >= p.shape[-2]:
         raise InputError(f"joints must index the {p.shape[-2]} joints of pred; got {idx}")

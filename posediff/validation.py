@@ -70,13 +70,15 @@ def check_shape(name: str, x: torch.Tensor, dims: Sequence[str], sizes: dict[str
     return sizes
 
 
-def check_finite(name: str, x: torch.Tensor) -> None:
-    """Reject NaN/Inf with the count and the first position."""
+def check_finite(name: str, x: torch.Tensor, hint: str = "") -> None:
+    """Reject NaN/Inf with the count and the first position.
+
+    Raises:
+        InputError: e.g. ``x2d must be finite; got 3 NaN/Inf value(s) (first at index (0, 5, 2, 1))``.
+    """
     if x.is_floating_point():
         bad = ~torch.isfinite(x)
         if bool(bad.any()):
             first = tuple(int(i) for i in bad.nonzero()[0])
-            raise InputError(
-                f"{name} contains {int(bad.sum())} NaN/Inf value(s) (first at index {first}); "
-                "mark missing joints and interpolate them first (posediff.data.formats does this)"
-            )
+            msg = f"{name} must be finite; got {int(bad.sum())} NaN/Inf value(s) (first at index {first})"
+            raise InputError(msg + (f"; {hint}" if hint else ""))

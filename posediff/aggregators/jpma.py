@@ -66,8 +66,9 @@ class JPMAAggregator(Aggregator):
         x = x2d.to(device=hyps.device, dtype=hyps.dtype)
         if camera is None:
             raise InputError(
-                "the jpma aggregator needs camera intrinsics camera=(B, 9) [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
-                "in the 2D's units; without a camera use the 'mean' aggregator (overrides={'aggregator.name': 'mean'})"
+                "camera must be given: the jpma aggregator expects intrinsics (B, 9) [fx, fy, cx, cy, k1, k2, k3, "
+                "p1, p2] in the 2D's units; got None (without a camera use the 'mean' aggregator: "
+                "overrides={'aggregator.name': 'mean'})"
             )
         if not isinstance(camera, torch.Tensor) or tuple(camera.shape) not in ((9,), (b, 9)):
             got = tuple(camera.shape) if isinstance(camera, torch.Tensor) else type(camera).__name__
@@ -77,8 +78,8 @@ class JPMAAggregator(Aggregator):
         if root is None:
             if self.root == "given":
                 raise InputError(
-                    "the jpma aggregator with root='given' needs root=(B, T, 1, 3) camera-space metres; "
-                    "pass it, or use root='estimate' to fit it to the 2D"
+                    "root must be given: the jpma aggregator with root='given' needs root=(B, T, 1, 3) camera-space "
+                    "metres; got None (pass it, or use root='estimate' to fit it to the 2D)"
                 )
             # Official: adds the ground-truth root trajectory (reference §5.2, quirk §8.2); we fit it to the 2D.
             tau = estimate_root(hyps.mean(dim=1), x, cam, distortion=self.distortion)

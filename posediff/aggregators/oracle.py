@@ -69,8 +69,8 @@ class OracleAggregator(Aggregator):
         b, t, j = dims["B"], dims["T"], dims["J"]
         if target is None:
             raise InputError(
-                "the oracle aggregator needs the ground truth target (B, T, J, 3); it is a diagnostic, "
-                "for predictions use aggregator 'jpma' or 'mean'"
+                "target must be given: the oracle aggregator needs the ground truth (B, T, J, 3); got None (it is "
+                "a diagnostic; for predictions use aggregator 'jpma' or 'mean')"
             )
         check_shape("target", target, ("B", "T", "J", "3"), dims)
         check_finite("target", target)

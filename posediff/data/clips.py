@@ -137,7 +137,7 @@ class TrainingClips(TorchDataset):
                  random_offset: bool = False, seed: int = 1234, require_3d: bool = True) -> None:
         self.sequences: list[Sequence] = list(dataset)
         if not self.sequences:
-            raise InputError("dataset must hold at least one sequence")
+            raise InputError("dataset must hold at least one sequence; got 0")
         if frames < 1:
             raise InputError(f"frames must be >= 1; got {frames}")
         skeletons = {s.skeleton for s in self.sequences}
@@ -146,7 +146,7 @@ class TrainingClips(TorchDataset):
         if require_3d:
             no3d = [s.key for s in self.sequences if s.x3d is None]
             if no3d:
-                raise InputError(f"training needs 3D targets; sequences without x3d: {no3d[:5]}")
+                raise InputError(f"dataset must hold 3D targets (x3d) for training; got sequences without x3d: {no3d[:5]}")
         self.frames = int(frames)
         self.flip = bool(flip)
         self.random_offset = bool(random_offset)

@@ -256,7 +256,8 @@ def interpolate_missing(x: np.ndarray, observed: np.ndarray, names: tuple[str, .
             continue
         if not m.any():
             name = names[j] if names is not None else str(j)
-            raise InputError(f"joint {j} ({name}) is missing in all {x.shape[0]} frames; cannot fill it")
+            raise InputError(f"keypoints joint {j} ({name}) must be observed in at least one frame to be filled; "
+                             f"got it missing in all {x.shape[0]} frames")
         for d in range(x.shape[2]):
             out[~m, j, d] = np.interp(t[~m], t[m], x[m, j, d])
     return out

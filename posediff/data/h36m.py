@@ -349,14 +349,14 @@ def _load_npz_dict(path: str | Path, key: str, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{what} file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=True) as npz:
-            if key not in npz.files:
-                raise DataError(f"{path}: key {key!r} missing; found {npz.files}")
-            obj = npz[key]
-            meta = npz["metadata"].item() if "metadata" in npz.files else None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {what} file {path}: {exc}") from None
+    from .safe_npz import load_npz
+
+    # Never np.load(allow_pickle=True): the object arrays are unpickled by a restricted unpickler.
+    npz = load_npz(path, what)
+    if key not in npz:
+        raise DataError(f"{path}: key {key!r} missing; found {sorted(npz)}")
+    obj = npz[key]
+    meta = npz["metadata"].item() if "metadata" in npz else None
     data = obj.item() if obj.dtype == object and obj.shape == () else obj
     if not isinstance(data, dict):
         raise DataError(f"{path}: {key!r} must hold a dict subject → action → array; got {type(data).__name__}")

@@ -214,13 +214,16 @@ def load_3dhp_npz(path: str | Path, split: Literal["train", "test", "auto"] = "a
     path = Path(path)
     if not path.is_file():
         raise DataError(f"3DHP npz file not found: {path}")
+    from .safe_npz import load_npz
+
+    # Never np.load(allow_pickle=True): the object arrays are unpickled by a restricted unpickler.
+    npz = load_npz(path, "3DHP npz")
+    if "data" not in npz:
+        raise DataError(f"{path}: key 'data' missing; found {sorted(npz)}")
     try:
-        with np.load(path, allow_pickle=True) as npz:
-            if "data" not in npz.files:
-                raise DataError(f"{path}: key 'data' missing; found {npz.files}")
-            data = npz["data"].item()
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read 3DHP npz {path}: {exc}") from None
+        data = npz["data"].item()
+    except ValueError as exc:
+        raise DataError(f"{path}: 'data' must be a 0-d object array holding a dict; got {exc}") from None
     if not isinstance(data, dict) or not data:
         raise DataError(f"{path}: 'data' must be a non-empty dict")
     keys = list(data)

@@ -78,6 +78,8 @@ class Sequence:
             raise InputError(
                 f"{name}: x2d must have shape (T, {sk.num_joints}, 2); got {tuple(x2d.shape)}"
             )
+        if x2d.shape[0] == 0:
+            raise InputError(f"{name}: x2d must hold at least one frame; got shape {tuple(x2d.shape)}")
         self.x2d = x2d.astype(np.float32, copy=False)
         T = x2d.shape[0]
         if self.x3d is not None:
@@ -108,6 +110,12 @@ class Sequence:
             if valid.shape != (T,):
                 raise InputError(f"{name}: valid must have shape ({T},); got {tuple(np.shape(self.valid))}")
             self.valid = valid.astype(bool)
+        for what in ("x2d", "x3d", "root", "camera"):
+            arr = getattr(self, what)
+            if arr is not None and not np.isfinite(arr).all():
+                bad = int((~np.isfinite(arr)).sum())
+                raise InputError(f"{name}: {what} must be finite; got {bad} NaN/Inf value(s) (fill missing joints, "
+                                 "e.g. posediff.data.formats.interpolate_missing, or drop those frames)")
 
     @property
     def num_frames(self) -> int:

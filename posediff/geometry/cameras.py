@@ -480,7 +480,7 @@ def estimate_root(
         )
     for name, v in (("rel3d", rel3d), ("x2d", x2d), ("camera", camera)):
         if not bool(torch.isfinite(v).all()):
-            raise InputError(f"{name} contains NaN/Inf values")
+            raise InputError(f"{name} must be finite; got {int((~torch.isfinite(v)).sum())} NaN/Inf value(s)")
     dtype = rel3d.dtype
     p3 = rel3d.to(torch.float64)
     q2 = x2d.to(torch.float64)

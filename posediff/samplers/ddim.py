@@ -214,7 +214,7 @@ class DDIMSampler(Sampler):
         if not x2d.is_floating_point():
             raise InputError(f"x2d must be a floating-point tensor; got dtype {x2d.dtype}")
         if not bool(torch.isfinite(x2d).all()):
-            raise InputError("x2d contains NaN/Inf values")
+            raise InputError(f"x2d must be finite; got {int((~torch.isfinite(x2d)).sum())} NaN/Inf value(s)")
         h = self.hypotheses if hypotheses is None else hypotheses
         if not _is_int(h) or h < 1:
             raise InputError(f"hypotheses must be an int >= 1; got {h!r}")

@@ -139,7 +139,8 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise InputError(f"unknown training settings {unknown}; accepted: {', '.join(sorted(names))}")
+            raise InputError(f"unknown training settings {unknown}: settings must be TrainConfig fields "
+                             f"(expected one of {', '.join(sorted(names))})")
         kw = dict(data)
         if "betas" in kw:
             kw["betas"] = tuple(kw["betas"])

@@ -140,7 +140,7 @@ def load_dataset(
                 _CACHE[full_key] = full
         unknown = [s for s in subj if s not in full.subjects]
         if unknown:
-            raise DataError(f"synthetic data has subjects {full.subjects}; unknown {unknown}")
+            raise DataError(f"subjects must be among the synthetic data's {full.subjects}; got unknown {unknown}")
         ds = full.filter(subjects=subj)
     elif sel.kind == "h36m":
         from ..data import load_h36m
@@ -164,7 +164,7 @@ def load_dataset(
             if subj:
                 unknown = [s for s in subj if s not in ds.subjects]
                 if unknown:
-                    raise DataError(f"{str(p)!r} has subjects {ds.subjects}; unknown {unknown}")
+                    raise DataError(f"subjects must be among the subjects of {str(p)!r}, {ds.subjects}; got unknown {unknown}")
                 ds = ds.filter(subjects=subj)
         else:
             raise DataError(f"3dhp data not found: {str(p)!r} (a folder with TS*/annot_data.mat or an npz file)")

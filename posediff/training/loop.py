@@ -221,7 +221,8 @@ def _build_lifter(spec: Any, overrides: Any):
             raise InputError("overrides cannot be applied to an already built lifter; pass its spec instead")
         return spec
     if spec is None:
-        raise InputError("spec is required for a new run: a preset name (e.g. 'finepose-tiny'), a spec file or a dict")
+        raise InputError("spec is required for a new run: expected a preset name (e.g. 'finepose-tiny'), a spec file "
+                         "or a dict; got None")
     return build(spec, overrides=overrides)
 
 
@@ -316,7 +317,7 @@ def train(
         lifter.to(dev)
         invalidate_caches(lifter)
         if cfg.amp == "fp16" and dev.type != "cuda":
-            raise InputError("amp='fp16' needs a CUDA device; use amp='bf16' on CPU")
+            raise InputError(f"amp='fp16' must run on a CUDA device; got device {dev.type!r} (use amp='bf16' on CPU)")
         if cfg.batch_size % info.world_size:
             raise InputError(f"batch_size ({cfg.batch_size}) must be a multiple of the number of processes "
                              f"({info.world_size})")
