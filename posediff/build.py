@@ -42,7 +42,7 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
         return cls(**kwargs)
     except (SpecError,):
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: e.g. int(inf) of a size
         raise SpecError([Problem(kind, f"{kind} {table['name']!r} rejected its arguments: {exc}")]) from exc
 
 

@@ -40,24 +40,28 @@ def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
 
     The bytes go to a temporary file in the same folder, are fsynced, hashed, and renamed over
     ``path``; the hash goes to ``path + ".sha256"``. A crash leaves either the old or the new file.
+    The old hash file is removed before the rename and the new one renamed in after it, so a crash
+    between the two renames leaves a file without a hash (loaded unverified), never a good file
+    with a stale hash (which would read as corrupted).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    side = path.with_name(path.name + ".sha256")
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    side_tmp = Path(tmp + ".sha256")
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(dict(payload), fh)
             fh.flush()
             os.fsync(fh.fileno())
-        digest = file_sha256(tmp)
+        side_tmp.write_text(file_sha256(tmp) + "\n")
+        side.unlink(missing_ok=True)
         os.replace(tmp, path)
-        side = path.with_name(path.name + ".sha256")
-        side_tmp = side.with_name(side.name + ".tmp")
-        side_tmp.write_text(digest + "\n")
         os.replace(side_tmp, side)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, side_tmp):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
         raise
     return path
 

@@ -7,7 +7,8 @@ hypotheses of all steps), :meth:`PoseLifter.lift` (sample and aggregate) and
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Mapping, Optional, Sequence
+import copy
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -35,7 +36,12 @@ class PoseLifter(nn.Module):
         skeleton: Joint set of inputs and outputs.
         frames: Receptive field T (clip length) of the backbone.
         spec: The resolved spec (plain dict).
-        precision: ``"fp32"`` or ``"bf16"`` (autocast while sampling).
+        precision: ``"fp32"`` or ``"bf16"``. With ``"bf16"``, sampling runs a bf16 copy of the
+            denoiser whose weights are cast once (and re-cast only when the weights change), so
+            every matmul hits the CPU's bf16 kernels (AVX512-BF16 / AMX) without autocast
+            re-casting weights and activations at every call; the input stage, the output head,
+            the prompt branch and all sampler arithmetic stay fp32 (see ``docs/performance.md``).
+            A backbone without a ``keep_fp32`` attribute falls back to bf16 autocast.
         max_rows: Largest denoiser batch (clips × copies) per call; 0 = unlimited.
 
     Shapes:
@@ -69,6 +75,10 @@ class PoseLifter(nn.Module):
         self.spec = spec
         self.precision = precision
         self.max_rows = max_rows
+        self.compile_sampling = False
+        """Run the sampling denoiser through ``torch.compile`` (set by :meth:`fast_sampling`)."""
+        # the reduced-precision inference copy lives outside the module tree (not in state_dict)
+        self.__dict__["_cast_copy"] = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -116,18 +126,88 @@ class PoseLifter(nn.Module):
     def _run_backbone(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
         return self.backbone(x2d, y_t, t, cond, self.site_map)
 
-    def _denoise_copies(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+    # ------------------------------------------------------------------ fast sampling
+    def fast_sampling(self, precision: str = "bf16", compile: bool = False) -> "PoseLifter":
+        """Switch sampling to the fast path: ``precision`` (``"bf16"`` casts the denoiser weights once,
+        see the class docstring) and optionally ``torch.compile`` of the sampling denoiser.
+
+        Prompt caching, hypotheses + flip batched into one denoiser call, fused attention and
+        inference mode are always on. ``compile`` pays off for long runs (compilation takes minutes
+        on a small CPU, once per input shape); results stay within bf16 rounding of the eager path.
+
+        Returns:
+            ``self``.
+        """
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"precision must be 'fp32' or 'bf16'; got {precision!r}")
+        self.precision = precision
+        self.compile_sampling = bool(compile)
+        return self
+
+    def _weights_stamp(self) -> tuple:
+        params = list(self.backbone.parameters()) + list(self.sites.parameters())
+        return tuple((p._version, p.data_ptr(), p.device, p.dtype) for p in params)
+
+    def _sampling_runner(self) -> tuple[Callable[[Tensor, Tensor, Tensor, Conditioning], Tensor], bool]:
+        """The function that runs one (chunk of a) denoiser batch while sampling, and whether it
+        needs bf16 autocast around it.
+
+        ``precision == "bf16"``: a bf16 copy of backbone and fusion sites whose weights are cast once
+        (cached until any weight changes: optimizer steps, ``load_state_dict``, ``.to()``); the
+        parts the backbone lists in ``keep_fp32`` stay fp32. Otherwise the modules themselves.
+        """
+        keep = getattr(self.backbone, "keep_fp32", None)
+        cast = self.precision == "bf16" and keep is not None
+        autocast = self.precision == "bf16" and not cast
+        if not cast and not self.compile_sampling:
+            return self._run_backbone, autocast
+        stamp = (cast, self.compile_sampling, self._weights_stamp())
+        cached = self.__dict__.get("_cast_copy")
+        if cached is not None and cached[0] == stamp:
+            return cached[1], autocast
+        if cast:
+            backbone, site_map = copy.deepcopy((self.backbone, dict(self.site_map)))
+            for p in list(backbone.parameters()) + [p for s in site_map.values() for p in s.parameters()]:
+                p.requires_grad_(False)
+                p.grad = None
+            backbone.to(torch.bfloat16)
+            for site in site_map.values():
+                site.to(torch.bfloat16).eval()
+            for name in keep:  # back to fp32 from the fp32 originals (no double rounding)
+                src, dst = getattr(self.backbone, name), getattr(backbone, name)
+                if isinstance(dst, nn.Module):
+                    dst.to(torch.float32)
+                    with torch.no_grad():
+                        for a, b in zip(dst.parameters(), src.parameters()):
+                            a.copy_(b)
+                else:
+                    dst.data = src.detach().clone()
+            backbone.eval()
+        else:
+            backbone, site_map = self.backbone, self.site_map
+
+        def run(x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+            return backbone(x2d, y_t, t, cond, site_map)
+
+        if self.compile_sampling:
+            run = torch.compile(run, dynamic=False)
+        self.__dict__["_cast_copy"] = (stamp, run, backbone, site_map)
+        return run, autocast
+
+    def _denoise_copies(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning,
+                        run: Optional[Callable[..., Tensor]] = None) -> Tensor:
         """Denoise ``K`` copies per clip: x2d ``(B,K,T,J,2)``, y_t ``(B,K,T,J,3)``, t ``(B,K)``.
 
         Chunks along K so that at most ``max_rows`` rows go through the backbone at once.
         """
+        run = self._run_backbone if run is None else run
         b, k = y_t.shape[:2]
         step = k if self.max_rows <= 0 else max(1, min(k, self.max_rows // max(b, 1)))
         outs = []
         for k0 in range(0, k, step):
             k1 = min(k, k0 + step)
             kk = k1 - k0
-            out = self._run_backbone(
+            out = run(
                 x2d[:, k0:k1].reshape(b * kk, *x2d.shape[2:]),
                 y_t[:, k0:k1].reshape(b * kk, *y_t.shape[2:]),
                 t[:, k0:k1].reshape(b * kk),
@@ -192,10 +272,12 @@ class PoseLifter(nn.Module):
         b = x.shape[0]
         with torch.no_grad():
             cond = self.condition(actions, b)
+            # bf16: a weight-cast copy (no autocast); backbones without keep_fp32 get autocast
+            run, autocast = self._sampling_runner()
 
             def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
-                with self._autocast():
-                    return self._denoise_copies(x2d_k, y_k, t_k, cond)
+                with torch.inference_mode(), (self._autocast() if autocast else contextlib.nullcontext()):
+                    return self._denoise_copies(x2d_k, y_k, t_k, cond, run)
 
             out = self.sampler.sample(
                 denoise,

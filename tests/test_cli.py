@@ -211,11 +211,14 @@ def test_plugins_list_and_check(capsys):
 
     code, out, _ = run(capsys, "plugins")
     assert code == 0 and out.strip()
+    from posediff.presets import _plugin_presets
+
     reports = registry.load_plugins()
     code, out, _ = run(capsys, "plugins", "--check", "--json")
     rows = json.loads(out)
-    assert len(rows) == len(reports)
-    assert code == (0 if all(r.ok for r in reports) else 3)
+    assert len(rows) == len(reports) + len(_plugin_presets())
+    assert {(r["kind"], r["name"]) for r in rows} >= {(r.kind, r.name) for r in reports}
+    assert code == (0 if all(r["ok"] for r in rows) else 3)
 
 
 # ------------------------------------------------------------------------------------------ demo

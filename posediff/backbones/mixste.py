@@ -13,6 +13,9 @@ from ..registry import register
 
 __all__ = ["MixSTEBackbone"]
 
+MAX_DEPTH = 1024
+"""Largest accepted ``depth`` (spec validation lists the hook points, two per block)."""
+
 
 @register("backbone", "mixste")
 class MixSTEBackbone(Backbone):
@@ -103,11 +106,16 @@ class MixSTEBackbone(Backbone):
         self.head_norm = nn.LayerNorm(dim, eps=head_norm_eps)
         self.head = nn.Linear(dim, 3)
 
+    keep_fp32: tuple[str, ...] = ("embed", "spatial_pos", "time_embed", "head_norm", "head")
+    """Parts that a reduced-precision inference copy keeps in fp32 (input stage and output head: cheap,
+    and they set the precision of the noisy input and of x̂0); see ``PoseLifter`` precision ``"bf16"``."""
+
     # ------------------------------------------------------------------ spec helpers
     @staticmethod
     def hook_points_for(params: Mapping[str, Any]) -> tuple[str, ...]:
         """Hook point names for a parameter table (used by spec validation before construction)."""
-        depth = int(params.get("depth", 8))
+        # bounded: a typo such as depth = 10**9 must give a spec error, not build a billion names
+        depth = min(int(params.get("depth", 8)), MAX_DEPTH)
         return tuple(f"spatial.{i}" for i in range(depth)) + tuple(f"temporal.{i}" for i in range(depth))
 
     @staticmethod
@@ -124,12 +132,19 @@ class MixSTEBackbone(Backbone):
             value = params.get(key, 1)
             if isinstance(value, int) and value < 1:
                 out.append(f"{key} must be >= 1; got {value}")
+        depth = params.get("depth", 8)
+        if isinstance(depth, int) and depth > MAX_DEPTH:
+            out.append(f"depth must be <= {MAX_DEPTH}; got {depth}")
         rate = params.get("drop_path", 0.0)
         if isinstance(rate, (int, float)) and not 0.0 <= rate < 1.0:
             out.append(f"drop_path must be in [0, 1); got {rate}")
         ratio = params.get("mlp_ratio", 2.0)
-        if isinstance(ratio, (int, float)) and ratio <= 0:
-            out.append(f"mlp_ratio must be > 0; got {ratio}")
+        if isinstance(ratio, (int, float)) and not 0 < ratio < float("inf"):
+            out.append(f"mlp_ratio must be a finite number > 0; got {ratio}")
+        for key in ("norm_eps", "head_norm_eps"):  # a negative LayerNorm eps gives NaN poses
+            eps = params.get(key, 1e-6)
+            if isinstance(eps, (int, float)) and not (0 < eps < 1):
+                out.append(f"{key} must be in (0, 1); got {eps}")
         return out
 
     # ------------------------------------------------------------------ forward
@@ -183,7 +198,9 @@ class MixSTEBackbone(Backbone):
         x = self.embed(torch.cat((x2d, y_t.to(x2d.dtype)), dim=-1))           # (N, T, J, C)
         # Official: Lin([X, Y_t]) + E_sp, then + v (= F(t) + P[L]) on every token (§2.2 steps 2-3).
         x = (x + self.spatial_pos) + v[:, None, None, :].to(x.dtype)
-        x = x.reshape(n * frames, joints, c)                                  # ((N·T), J, C)
+        # bf16 inference copy (PoseLifter, precision "bf16"): input stage and head stay fp32, the
+        # blocks run in the dtype of their weights; both casts are no-ops for a uniform-dtype model.
+        x = x.reshape(n * frames, joints, c).to(self.spatial_norm.weight.dtype)  # ((N·T), J, C)
 
         for i in range(self.depth):
             # spatial block over the J joints of every frame
@@ -210,5 +227,5 @@ class MixSTEBackbone(Backbone):
             else:
                 x = self.temporal_norm(x)
         # x: ((N·J), T, C) after the last temporal norm; the head is per token.
-        out = self.head(self.head_norm(x))                                    # ((N·J), T, 3)
+        out = self.head(self.head_norm(x.to(self.head_norm.weight.dtype)))    # ((N·J), T, 3)
         return out.view(n, joints, frames, 3).transpose(1, 2).contiguous()    # (N, T, J, 3)

@@ -61,9 +61,10 @@ def _summary(kind: str, name: str) -> tuple[str, str]:
 
 
 def _preset_rows(pattern: str) -> list[dict]:
-    from ..presets import _builtin, list_presets, read_preset
+    from ..presets import _builtin, _plugin_presets, list_presets, read_preset
 
     builtin = set(_builtin())
+    plugins = _plugin_presets()
     rows = []
     for name in list_presets(pattern):
         try:
@@ -71,8 +72,12 @@ def _preset_rows(pattern: str) -> list[dict]:
             summary = str(meta.get("summary", ""))
         except Exception as exc:  # noqa: BLE001
             summary = f"(failed to load: {str(exc).splitlines()[0]})"
-        rows.append({"kind": "preset", "name": name, "provider": "posediff" if name in builtin else "plugin",
-                     "summary": summary})
+        if name in builtin:
+            provider = "posediff"
+        else:
+            dist = getattr(plugins.get(name), "dist", None)
+            provider = f"{dist.name} {dist.version}" if dist is not None else "plugin"
+        rows.append({"kind": "preset", "name": name, "provider": provider, "summary": summary})
     return rows
 
 

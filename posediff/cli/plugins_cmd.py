@@ -41,6 +41,25 @@ def _listing() -> list[dict]:
     return rows
 
 
+def _check_presets() -> list[dict]:
+    """Read every plugin preset and resolve it (a preset naming a missing component fails here)."""
+    from ..presets import _plugin_presets
+    from ..spec import resolve_spec
+
+    rows = []
+    for name, ep in sorted(_plugin_presets().items()):
+        dist = getattr(ep, "dist", None)
+        provider = f"{dist.name} {dist.version}" if dist is not None else "unknown"
+        try:
+            resolve_spec(name)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            rows.append({"kind": "preset", "name": name, "provider": provider, "ok": False,
+                         "error": str(exc).splitlines()[0]})
+        else:
+            rows.append({"kind": "preset", "name": name, "provider": provider, "ok": True, "error": ""})
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     """List or check plugins; returns the exit code (3 when a checked plugin failed)."""
     from .. import registry
@@ -49,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         reports = registry.load_plugins()
         rows = [{"kind": r.kind, "name": r.name, "provider": r.provider, "ok": r.ok, "error": r.error}
                 for r in reports]
+        rows.extend(_check_presets())
         failed = [r for r in rows if not r["ok"]]
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -61,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 if not r["ok"]:
                     line += f"\n       {r['error']}"
                 print(line)
-            print(f"{len(rows) - len(failed)} of {len(rows)} plugin component(s) loaded")
+            print(f"{len(rows) - len(failed)} of {len(rows)} plugin entries OK "
+                  "(components imported, presets resolved)")
         return 3 if failed else 0
     rows = _listing()
     if args.json:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError, SpecError
 from ..interfaces import Conditioning, FusionBlock
+from ..nn.attention import attention
 from ..registry import register
 
 __all__ = ["FPCFusion"]
@@ -99,17 +99,17 @@ class FPCFusion(FusionBlock):
             )
         h, d = self.heads, c // self.heads
         # K/V once per conditioning row: (Bc, heads, L, D)
-        kv_in = self.cond_norm(tokens)
+        kv_in = self.cond_norm(tokens.to(self.cond_norm.weight.dtype))  # cached prompt tokens are fp32
         k = self.key(kv_in).view(bc, length, h, d).transpose(1, 2)
         v_ = self.value(kv_in).view(bc, length, h, d).transpose(1, 2)
         q = self.query(self.norm(x))                                         # (N·J, T, C)
         if self.pairing == "sample":
             # Rows of clip b are contiguous (sample-major): fold them into one query sequence.
             q = q.view(bc, (rows // bc) * frames, h, d).transpose(1, 2)      # (Bc, h, K·J·T, D)
-            out = F.scaled_dot_product_attention(q, k, v_, scale=self.scale)
+            out = attention(q, k, v_, scale=self.scale)
             return out.transpose(1, 2).reshape(rows, frames, c)
         # Official: K/V tiled with `repeat`, so row r pairs with prompt r mod Bc (reference §2.5).
         a = rows // bc
         q = q.view(a, bc, frames, h, d).permute(1, 3, 0, 2, 4).reshape(bc, h, a * frames, d)
-        out = F.scaled_dot_product_attention(q, k, v_, scale=self.scale)   # (Bc, h, A·T, D)
+        out = attention(q, k, v_, scale=self.scale)   # (Bc, h, A·T, D)
         return out.view(bc, h, a, frames, d).permute(2, 0, 3, 1, 4).reshape(rows, frames, c)

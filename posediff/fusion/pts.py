@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError
+from ..errors import InputError, SpecError
 from ..interfaces import Conditioning, FusionBlock
 from ..registry import register
 
@@ -38,6 +38,8 @@ class PTSFusion(FusionBlock):
 
     def __init__(self, dim: int, dropout: float = 0.0, zero_init: bool = True) -> None:
         super().__init__()
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:  # NaN fails here too
+            raise SpecError(f"fusion pts dropout: expected a number in [0, 1]; got {dropout!r}")
         self.dim = dim
         self.dropout = dropout
         self.zero_init = zero_init
@@ -54,7 +56,8 @@ class PTSFusion(FusionBlock):
         n = v.shape[0]
         if v.ndim != 2 or rows % n:
             raise InputError(f"v: expected (N, C) with N dividing the {rows} token rows; got {tuple(v.shape)}")
-        scale, shift = self.emb(F.silu(v)).chunk(2, dim=-1)                  # (N, C) each
+        # v arrives in fp32 from the timestep MLP; a bf16 inference copy runs emb in bf16
+        scale, shift = self.emb(F.silu(v).to(self.emb.weight.dtype)).chunk(2, dim=-1)  # (N, C) each
         # rows n·J … n·J + J − 1 belong to sample n: view them as one (N, J·T, C) block, no copies
         h = self.norm(x).view(n, (rows // n) * frames, c)
         h = h * (1 + scale[:, None, :]) + shift[:, None, :]

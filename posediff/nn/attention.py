@@ -1,13 +1,18 @@
 """Attention layers: the pre-LN ViT block of MixSTE, packed-projection self-attention (CLIP and
 ``nn.MultiheadAttention`` layout), a post-norm encoder layer, and stochastic depth.
 
-All attention goes through :func:`torch.nn.functional.scaled_dot_product_attention` with the
-scale ``1/sqrt(head_dim)``, so the fused flash / memory-efficient kernels are used where available
-(including under bf16 autocast).
+All attention goes through :func:`attention`, which calls
+:func:`torch.nn.functional.scaled_dot_product_attention` with the scale ``1/sqrt(head_dim)``, so the
+fused flash / memory-efficient kernels are used where available (including under bf16). Inside
+``with eager_attention():`` it computes the official explicit ``softmax(q·kᵀ·s)·v`` instead (the
+benchmarks' "official execution pattern"; same function, more memory and time).
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +20,56 @@ from torch import Tensor, nn
 
 from .mlp import Mlp
 
-__all__ = ["DropPath", "Attention", "Block", "PackedSelfAttention", "PostNormEncoderLayer"]
+__all__ = [
+    "DropPath", "Attention", "Block", "PackedSelfAttention", "PostNormEncoderLayer", "attention", "eager_attention",
+]
+
+_MODE = threading.local()
+
+
+@contextlib.contextmanager
+def eager_attention(enabled: bool = True) -> Iterator[None]:
+    """Within the block, :func:`attention` materialises the logits: ``softmax(q·kᵀ·scale)·v``.
+
+    This is the official code's execution pattern (reference §2.3, §2.5); it computes the same function
+    as the fused kernel (fp32 differences ~1e-6) but stores the full ``(B, heads, Lq, Lk)`` attention
+    matrix. Used by ``benchmarks/`` for the reference path; thread-local, nests.
+
+    Args:
+        enabled: ``False`` restores the fused kernel inside an outer ``eager_attention()`` block.
+    """
+    previous = getattr(_MODE, "eager", False)
+    _MODE.eager = bool(enabled)
+    try:
+        yield
+    finally:
+        _MODE.eager = previous
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, *, scale: float, is_causal: bool = False) -> Tensor:
+    """Multi-head scaled dot-product attention (no dropout, optional causal mask).
+
+    Uses the fused :func:`torch.nn.functional.scaled_dot_product_attention` kernel unless
+    :func:`eager_attention` is active.
+
+    Args:
+        q: ``(B, heads, Lq, D)`` queries.
+        k, v: ``(B, heads, Lk, D)`` keys and values (B may broadcast).
+        scale: Logit scale, usually ``1/sqrt(D)``.
+        is_causal: Mask every key after the query position (``Lq == Lk``).
+
+    Returns:
+        ``(B, heads, Lq, D)``.
+    """
+    if not getattr(_MODE, "eager", False):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, scale=scale)
+    # Official: attn = (q @ k.transpose(-2, -1)) * scale; attn.softmax(-1) @ v (reference §2.3).
+    logits = (q @ k.transpose(-2, -1)) * scale
+    if is_causal:
+        lq, lk = logits.shape[-2:]
+        mask = torch.ones(lq, lk, dtype=torch.bool, device=logits.device).triu(1)
+        logits = logits.masked_fill(mask, float("-inf"))
+    return logits.softmax(dim=-1) @ v
 
 
 class DropPath(nn.Module):
@@ -80,7 +134,7 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = _split_heads(self.qkv(x), self.heads)
-        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        out = attention(q, k, v, scale=self.scale)
         return self.proj(_merge_heads(out))
 
 
@@ -161,7 +215,7 @@ class PackedSelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = _split_heads(qkv, self.heads)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal, scale=self.scale)
+        out = attention(q, k, v, is_causal=self.causal, scale=self.scale)
         return self.out_proj(_merge_heads(out))
 
 

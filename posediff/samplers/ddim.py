@@ -87,8 +87,8 @@ class DDIMSampler(Sampler):
             raise SpecError(f"sampler.flip: expected a bool; got {flip!r}")
         if not isinstance(clamp, (int, float)) or isinstance(clamp, bool) or not clamp > 0:
             raise SpecError(f"sampler.clamp: expected a float > 0; got {clamp!r}")
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
-            raise SpecError(f"sampler.scale: expected a float > 0; got {scale!r}")
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not 0 < scale < math.inf:
+            raise SpecError(f"sampler.scale: expected a finite float > 0; got {scale!r}")
         if spacing not in ("official", "linspace"):
             raise SpecError(f"sampler.spacing: expected 'official' or 'linspace'; got {spacing!r}")
         self.schedule = schedule

@@ -1,0 +1,171 @@
+"""Measurement helpers for ``benchmarks/run.py``: wall time, peak resident memory, FLOPs, matmul peak."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Iterator, Optional
+
+import torch
+
+__all__ = ["PeakMemory", "timed", "median", "matmul_peak", "count_flops", "machine_info", "load_average"]
+
+
+def _status_kb(key: str) -> Optional[int]:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _trim() -> None:
+    gc.collect()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class PeakMemory:
+    """Peak resident set size (MiB) of this process inside a ``with`` block (Linux ``VmHWM``).
+
+    The high-water mark is reset at entry (``/proc/self/clear_refs``), after returning freed heap to the
+    OS, so earlier phases do not leak into the reading. ``peak_mb`` is the absolute peak RSS (weights,
+    interpreter and all) and ``delta_mb`` the growth over the RSS at entry (activations, workspaces).
+    Both are ``None`` where ``/proc`` is unavailable.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb: Optional[float] = None
+        self.start_mb: Optional[float] = None
+        self.delta_mb: Optional[float] = None
+
+    def __enter__(self) -> "PeakMemory":
+        _trim()
+        with contextlib.suppress(OSError):
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        rss = _status_kb("VmRSS")
+        self.start_mb = None if rss is None else rss / 1024
+        return self
+
+    def __exit__(self, *exc) -> None:
+        hwm = _status_kb("VmHWM")
+        if hwm is not None:
+            self.peak_mb = hwm / 1024
+            if self.start_mb is not None:
+                self.delta_mb = self.peak_mb - self.start_mb
+
+
+@contextlib.contextmanager
+def timed(out: list) -> Iterator[None]:
+    """Append the wall time (s) of the block to ``out``."""
+    t0 = time.perf_counter()
+    yield
+    out.append(time.perf_counter() - t0)
+
+
+def median(xs: list[float]) -> float:
+    """Median of a non-empty list."""
+    return float(statistics.median(xs))
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 4096, repeats: int = 5) -> dict:
+    """Throughput of an ``n×n @ n×n`` matmul in TFLOP/s (``2n³`` FLOPs): best and median of ``repeats``."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    torch.mm(a, b)  # warm-up (oneDNN / MKL kernel selection)
+    ts: list[float] = []
+    for _ in range(repeats):
+        with timed(ts):
+            torch.mm(a, b)
+    flops = 2.0 * n ** 3
+    return {"n": n, "best_tflops": flops / min(ts) / 1e12, "median_tflops": flops / median(ts) / 1e12,
+            "times_s": ts}
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs (2·MACs, matmul-type ops) counted by ``torch.utils.flop_counter`` while ``fn()`` runs.
+
+    Fused CPU attention kernels are not counted by torch's table, so count under
+    :func:`posediff.nn.attention.eager_attention` (explicit matmuls) for a complete number.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict:
+    """CPU model, core count, torch threads and the bf16 / AMX instruction-set flags."""
+    flags = _cpu_flags()
+    return {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "amx_tile": "amx_tile" in flags,
+        "avx512_vnni": "avx512_vnni" in flags,
+        "onednn_isa": _onednn_isa(),
+    }
+
+
+def _onednn_isa() -> str:
+    """oneDNN's CPU ISA line and the kernel it picks for a bf16 matmul (from ``ONEDNN_VERBOSE``)."""
+    import subprocess
+    import sys
+
+    code = "import torch; a=torch.randn(64,64).bfloat16(); torch.nn.functional.linear(a, a)"
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, ONEDNN_VERBOSE="1"),
+                             capture_output=True, text=True, timeout=120).stdout
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
+    isa, kernel = "", ""
+    for line in out.splitlines():
+        if ",isa:" in line:
+            isa = line.split("isa:", 1)[1].strip()
+        elif ",exec," in line and ",matmul," in line:
+            fields = line.split(",")
+            kernel = fields[fields.index("matmul") + 1] if "matmul" in fields else ""
+    return f"{isa}; bf16 matmul kernel: {kernel}" if isa or kernel else "unknown"
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (``os.getloadavg``), rounded."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
