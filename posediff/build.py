@@ -10,11 +10,16 @@ import inspect
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from torch import nn
+
 from . import registry
 from .errors import Problem, SpecError
 from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, _kind_of_annotation
 
 __all__ = ["build", "build_component", "construct"]
+
+_BASES = {"backbone": "Backbone", "conditioner": "Conditioner", "text_encoder": "TextEncoder", "fusion": "FusionBlock",
+          "schedule": "NoiseSchedule", "sampler": "Sampler", "aggregator": "Aggregator"}
 
 
 def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
@@ -39,11 +44,20 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
             value = copy.deepcopy(value)
         kwargs[pname] = value
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except (SpecError,):
         raise
     except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: e.g. int(inf) of a size
         raise SpecError([Problem(kind, f"{kind} {table['name']!r} rejected its arguments: {exc}")]) from exc
+    if not isinstance(obj, nn.Module):  # e.g. a plugin factory that returns something else
+        from .errors import PluginError
+
+        raise PluginError(
+            f"{kind} {table['name']!r} from {registry.provider(kind, table['name'])} must build a torch.nn.Module "
+            f"(expected a subclass of posediff.interfaces.{_BASES.get(kind, 'the kind base class')}); got "
+            f"{type(obj).__name__}"
+        )
+    return obj
 
 
 def build_component(kind: str, table: Mapping[str, Any], **context: Any) -> Any:

@@ -97,6 +97,25 @@ def _to_tensor(value: Any, key: str) -> Tensor:
     raise CheckpointError(f"checkpoint: {key!r} is a {type(value).__name__}, expected a tensor or array")
 
 
+def _numpy_array_globals() -> list:
+    """The numpy functions/classes that rebuild plain arrays and scalars, under numpy 1.x and 2.x names.
+
+    They only create arrays from bytes; any object inside an object array still goes through the
+    ``weights_only`` unpickler's allow-list, so allowing them runs no foreign code.
+    """
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
+    out: list = [np.ndarray, np.dtype]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        out += [(_reconstruct, f"{module}._reconstruct"), (scalar, f"{module}.scalar")]
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 may pickle dtypes by class
+    if dtypes is not None:
+        out += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType") and n != "ObjectDType"]
+    return out
+
+
 def read_official(source: str | Path | Mapping[str, Any]) -> dict[str, Tensor]:
     """Load an official checkpoint and return its tensors under official ``MixSTE2`` names.
 
@@ -124,7 +143,10 @@ def read_official(source: str | Path | Mapping[str, Any]) -> dict[str, Tensor]:
                 raise CheckpointError(f"checkpoint: cannot read {path.name} as .npz: {exc}") from exc
         else:
             try:
-                raw = torch.load(str(path), map_location="cpu", weights_only=True)
+                # The official training loop also stores the numpy RandomState of its data generator; the
+                # numpy globals that rebuild plain arrays are allowed, nothing else (still weights_only).
+                with torch.serialization.safe_globals(_numpy_array_globals()):
+                    raw = torch.load(str(path), map_location="cpu", weights_only=True)
             except Exception as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise CheckpointError(

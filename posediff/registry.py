@@ -196,7 +196,7 @@ def _load_ep(kind: str, name: str, ep: md.EntryPoint) -> Any:
         return _loaded[key]
     try:
         obj = ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() at import must not end the program
         raise PluginError(
             f"{kind} {name!r} comes from {_describe_ep(kind, ep)}, and importing it failed: "
             f"{type(exc).__name__}: {exc}\n  hint: reinstall that package, or set "

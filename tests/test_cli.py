@@ -163,7 +163,8 @@ def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
 @pytest.mark.parametrize("argv,needle", [
     (["lift", "missing.npy", "--weights", "demo"], "INPUT not found"),
     (["lift", "{kp}", "--weights", "{ckpt}", "--format", "coco17"], "image_size"),
-    (["lift", "{kp}", "--weights", "{ckpt}", "--format", "openpose-25", "--image-size", "10", "10"], "17 joints"),
+    (["lift", "{kp}", "--weights", "{ckpt}", "--format", "openpose-25", "--image-size", "10", "10"],
+     "joints for format"),
     (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--camera", "1,2,3"], "4 or 9"),
     (["lift", "{kp}", "--image-size", "1000", "1000"], "--weights"),
     (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--out", "x.txt"], ".npz"),

@@ -304,3 +304,70 @@ def test_every_loader_call_in_the_package_is_safe():
     assert counted >= 5  # the audit looked at real call sites
     record("checkpoint_safety_audit", load_calls=counted,
            malicious_cases=len(TORCH_LOADERS) * len(MALICIOUS) + len(NPZ_LOADERS), corruptions=len(CORRUPTIONS))
+
+
+# ---------------------------------------------------------------------------------------- official checkpoints
+def _official_like(path: Path, numpy1_names: bool = False, extra=None) -> Path:
+    """A D3DP/FinePOSE-style training checkpoint: ``model_pos`` plus epoch, lr, optimizer and the numpy
+    RandomState of the data generator (which plain ``weights_only`` loading refuses)."""
+    import zipfile
+
+    lifter = posediff.build("d3dp-tiny")
+    sd = posediff.convert.to_official(backbone=lifter.backbone, alphas_cumprod=lifter.sampler.schedule.alphas_cumprod())
+    ck = {"epoch": 80, "lr": 6e-5, "random_state": np.random.RandomState(1234).get_state(),
+          "optimizer": torch.optim.AdamW(lifter.parameters()).state_dict(), "model_pos": sd}
+    if extra is not None:
+        ck["random_state"] = extra
+    torch.save(ck, path)
+    if numpy1_names:  # the names a numpy 1.x pickle uses
+        raw = io.BytesIO()
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename.endswith("data.pkl"):
+                    data = data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+                dst.writestr(info, data)
+        path.write_bytes(raw.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("numpy1_names", [False, True], ids=["numpy2-pickle", "numpy1-pickle"])
+def test_official_checkpoint_with_numpy_state_converts_safely(numpy1_names, tmp_path):
+    import posediff.convert  # noqa: F401
+
+    path = _official_like(tmp_path / "best_epoch_20_10.bin", numpy1_names)
+    with pytest.raises(Exception):  # plain weights_only refuses the numpy RandomState ...
+        torch.load(path, weights_only=True)
+    lifter = posediff.convert.from_official(path, spec="d3dp-tiny")  # ... the converter's allow-list reads it
+    assert lifter.frames == 27
+
+
+def test_official_checkpoint_with_objects_inside_numpy_arrays_is_refused(tmp_path):
+    import posediff.convert  # noqa: F401
+
+    marker = tmp_path / "marker"
+    path = _official_like(tmp_path / "evil.bin", extra=np.array([_Evil(marker), 1], dtype=object))
+    with pytest.raises(CheckpointError, match="weights_only=True.*never unpickles"):
+        posediff.convert.from_official(path, spec="d3dp-tiny")
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------- resume fallback
+def test_resume_skips_an_unsafe_last_checkpoint(tmp_path):
+    """A tampered ``last.pt`` (malicious pickle, no hash) is skipped: resume uses the newest good step file."""
+    from posediff.training import find_resume_checkpoint, train
+
+    run = tmp_path / "run"
+    settings = dict(data="synthetic:subjects=2,frames=27,cameras=1", progress=False, val_subjects=["none"],
+                    checkpoint_every=1, keep_every=2, batch_size=4)
+    train("d3dp-tiny", out=run, max_steps=3, **settings)
+    last = run / "checkpoints" / "last.pt"
+    marker = tmp_path / "marker"
+    (run / "checkpoints" / "last.pt.sha256").unlink()
+    _write_malicious("raw-pickle", last, marker)
+    path, ck, notes = find_resume_checkpoint(run)
+    assert path.name == "step_00000002.pt" and ck["training"]["step"] == 2
+    assert any("last.pt" in n and "weights_only" in n for n in notes)
+    res = train(None, out=run, resume=True, max_steps=4, progress=False)
+    assert res.resumed_from.name == "step_00000002.pt" and res.step == 4
+    assert not marker.exists()

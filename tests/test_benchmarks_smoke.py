@@ -1,0 +1,149 @@
+"""Smoke test of ``benchmarks/run.py`` (tiny sizes, correctness only, no timing assertions) and of the two
+execution paths it compares: the official pattern (reference) and posediff's fast sampling path."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import posediff
+from posediff.errors import InputError
+from posediff.nn.attention import attention, eager_attention
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from reference import Variant, reference_sample, variant_sample  # noqa: E402
+
+
+def _tiny(**overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return posediff.build("finepose-tiny", overrides={"sampler.hypotheses": 2, "sampler.steps": 2, **overrides})
+
+
+def _x2d(b=1, frames=27, seed=0):
+    return torch.randn(b, frames, 17, 2, generator=torch.Generator().manual_seed(seed)) * 0.3
+
+
+def _gen(seed=5):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_eager_attention_matches_fused_kernel():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 9, 8, generator=g) for _ in range(3))
+    for causal in (False, True):
+        fused = attention(q, k, v, scale=0.3, is_causal=causal)
+        with eager_attention():
+            eager = attention(q, k, v, scale=0.3, is_causal=causal)
+            with eager_attention(False):  # nests
+                inner = attention(q, k, v, scale=0.3, is_causal=causal)
+        assert torch.allclose(fused, eager, atol=1e-5)
+        assert torch.equal(inner, fused)
+    # outside the block the fused kernel is back (bit-identical to the first fused call)
+    assert torch.equal(attention(q, k, v, scale=0.3, is_causal=True), fused)
+
+
+def test_reference_pattern_makes_two_calls_per_step_and_recomputes_the_prompt():
+    lifter = _tiny()
+    calls = []
+    computed = []
+    original = lifter.conditioner.compute
+
+    def spy(keys):
+        computed.append(list(keys))
+        return original(keys)
+
+    lifter.conditioner.compute = spy
+    reference_sample(lifter, _x2d(), ["Walking"], generator=_gen(), calls=calls)
+    assert calls == [(2, "orig"), (2, "flip")] * 2          # M = 2 steps, H = 2 rows per branch
+    assert len(computed) == 4                                 # prompt branch at every denoiser call
+    assert lifter.conditioner.cache is True                   # restored afterwards
+    computed.clear()
+    lifter.sample(_x2d(), ["Walking"], generator=_gen())
+    lifter.sample(_x2d(), ["Walking"], generator=_gen())
+    assert len(computed) == 1                                 # fast path: once, then cached
+
+
+def test_reference_equals_fp32_fast_path_and_bf16_is_close():
+    lifter = _tiny()
+    x = _x2d(2)
+    ref = reference_sample(lifter, x, ["Walking", "Eating"], generator=_gen())
+    fp32 = lifter.sample(x, ["Walking", "Eating"], generator=_gen())
+    assert ref.shape == (2, 2, 2, 27, 17, 3)
+    assert (ref - fp32).abs().max() < 1e-4                    # same function, same draws
+    lifter.fast_sampling("bf16")
+    bf16 = lifter.sample(x, ["Walking", "Eating"], generator=_gen())
+    diff = (bf16 - ref).abs().max()
+    assert 0 < diff < 0.05                                    # bf16 rounding only (metres)
+    assert (bf16[..., 0, :] == 0).all()
+    # the weight-cast copy is cached, and rebuilt when the weights change
+    first = lifter.__dict__["_cast_copy"][1]
+    lifter.sample(x, ["Walking", "Eating"], generator=_gen())
+    assert lifter.__dict__["_cast_copy"][1] is first
+    with torch.no_grad():
+        lifter.backbone.head.bias.add_(1.0)
+    moved = lifter.sample(x, ["Walking", "Eating"], generator=_gen())
+    assert lifter.__dict__["_cast_copy"][1] is not first
+    assert (moved - bf16).abs().max() > 0.01
+    # the master weights stay fp32 and out of the copy's reach
+    assert all(p.dtype == torch.float32 for p in lifter.parameters())
+    assert not any(k.startswith("_cast") for k in lifter.state_dict())
+
+
+def test_variant_levers_reproduce_the_reference_in_fp32():
+    lifter = _tiny()
+    x = _x2d()
+    ref = reference_sample(lifter, x, ["Walking"], generator=_gen())
+    for v in (Variant("ref", cache=False, batch_flip=False, sdpa=False, precision="fp32", inference_mode=False),
+              Variant("cached+batched+sdpa", precision="fp32")):
+        out = variant_sample(lifter, x, ["Walking"], variant=v, generator=_gen())
+        assert (out - ref).abs().max() < 1e-4, v.name
+    out = variant_sample(lifter, x, ["Walking"], variant=Variant("ac", precision="autocast"), generator=_gen())
+    assert (out - ref).abs().max() < 0.05
+
+
+def test_chunked_hypotheses_give_the_same_samples():
+    lifter = _tiny()
+    x = _x2d()
+    whole = lifter.sample(x, ["Walking"], generator=_gen())
+    lifter.max_rows = 1
+    chunked = lifter.sample(x, ["Walking"], generator=_gen())
+    assert (whole - chunked).abs().max() < 1e-5
+
+
+def test_smoke_run_writes_results(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    res = json.loads((tmp_path / "latest.json").read_text())
+    assert res["smoke"] is True
+    for key in ("fp32_tflops", "bf16_tflops"):
+        assert res["machine"][key] > 0
+    s = res["sampling"]["finepose-tiny"]
+    for key in ("reference_fps", "fast_fps", "ratio", "max_abs_diff_m", "mpjpe_delta_mm", "peak_mem_mb"):
+        assert key in s and s[key] is not None, key
+        assert s[key] == s[key], key  # not NaN
+    assert s["reference_fps"] > 0 and s["fast_fps"] > 0
+    assert s["max_abs_diff_m"] < 0.05
+    assert abs(s["mpjpe_delta_mm"]) < 20
+    t = res["training"]["finepose-tiny"]
+    assert t["reference_step_s"] > 0 and t["fast_step_s"] > 0
+    assert res["command"].startswith(".venv/bin/python benchmarks/run.py")
+    md = (tmp_path / "latest.md").read_text()
+    assert "| finepose-tiny |" in md and "SMOKE" in md
+
+
+@pytest.mark.parametrize("bad", ["fp16", "int8"])
+def test_fast_sampling_rejects_unknown_precision(bad):
+    lifter = _tiny()
+    with pytest.raises(InputError, match="precision"):
+        lifter.fast_sampling(bad)
