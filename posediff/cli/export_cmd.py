@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 __all__ = ["add_parser", "run"]
 
@@ -44,22 +45,26 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoints import load_lifter
     from ..errors import InputError
     from ..export import export_denoiser
+    from .lift_cmd import print_warnings
 
     if args.weights is None and args.spec is None:
         raise InputError("pass --weights (a posediff checkpoint or 'demo') or --spec (random weights)")
     if args.batch < 1:
         raise InputError(f"--batch must be >= 1; got {args.batch}")
-    if args.weights is not None:
-        if args.weights == "demo":
-            from ..inference import demo_checkpoint_path
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if args.weights is not None:
+            if args.weights == "demo":
+                from ..inference import demo_checkpoint_path
 
-            lifter = load_lifter(demo_checkpoint_path(), overrides=args.overrides or None)
+                lifter = load_lifter(demo_checkpoint_path(), overrides=args.overrides or None)
+            else:
+                lifter = load_lifter(args.weights, overrides=args.overrides or None)
         else:
-            lifter = load_lifter(args.weights, overrides=args.overrides or None)
-    else:
-        lifter = build(args.spec, overrides=args.overrides or None)
-    report = export_denoiser(lifter, args.out, format=args.format, action=args.action, batch=args.batch,
-                             check=not args.no_check, opset=args.opset)
+            lifter = build(args.spec, overrides=args.overrides or None)
+        report = export_denoiser(lifter, args.out, format=args.format, action=args.action, batch=args.batch,
+                                 check=not args.no_check, opset=args.opset)
+    print_warnings([w for w in caught if not issubclass(w.category, (DeprecationWarning, FutureWarning))], "export")
     if report.path is None:
         print(f"posediff export: error: {report.message}", file=sys.stderr)
         return 3
