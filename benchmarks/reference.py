@@ -143,6 +143,7 @@ class Variant:
             (bf16 weights cast once, :meth:`PoseLifter.fast_sampling`).
         inference_mode: ``torch.inference_mode`` around the denoiser (else ``no_grad``).
         compile: ``torch.compile`` the denoiser (only with ``precision="bf16"``, via the lifter).
+        fuse: fused oneDNN Linear epilogues in the bf16 copy (only with ``precision="bf16"``).
     """
 
     name: str
@@ -152,6 +153,7 @@ class Variant:
     precision: str = "bf16"
     inference_mode: bool = True
     compile: bool = False
+    fuse: bool = True
 
 
 def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, generator=None,
@@ -166,14 +168,14 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
     labels = lifter._check_actions(actions, b)
     cond_mod = lifter.conditioner
     had_cache = getattr(cond_mod, "cache", None)
-    precision, compiled = lifter.precision, lifter.compile_sampling
+    precision, compiled, fused = lifter.precision, lifter.compile_sampling, lifter.fuse_kernels
     try:
         if had_cache is not None:
             cond_mod.cache = variant.cache
             if not variant.cache:
                 cond_mod.clear_cache()
         if variant.precision == "bf16":
-            lifter.fast_sampling("bf16", compile=variant.compile)
+            lifter.fast_sampling("bf16", compile=variant.compile, fuse=variant.fuse)
             run, _ = lifter._sampling_runner()
         else:
             lifter.precision, lifter.compile_sampling = "fp32", False
@@ -205,7 +207,7 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
     finally:
         if had_cache is not None:
             cond_mod.cache = had_cache
-        lifter.precision, lifter.compile_sampling = precision, compiled
+        lifter.precision, lifter.compile_sampling, lifter.fuse_kernels = precision, compiled, fused
     out = out.clone()
     out[..., lifter.skeleton.root, :] = 0.0
     return out

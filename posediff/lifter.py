@@ -77,6 +77,8 @@ class PoseLifter(nn.Module):
         self.max_rows = max_rows
         self.compile_sampling = False
         """Run the sampling denoiser through ``torch.compile`` (set by :meth:`fast_sampling`)."""
+        self.fuse_kernels = True
+        """bf16 sampling on CPU: fused oneDNN Linear epilogues (bias, GELU, residual add) in the copy."""
         # the reduced-precision inference copy lives outside the module tree (not in state_dict)
         self.__dict__["_cast_copy"] = None
 
@@ -127,13 +129,19 @@ class PoseLifter(nn.Module):
         return self.backbone(x2d, y_t, t, cond, self.site_map)
 
     # ------------------------------------------------------------------ fast sampling
-    def fast_sampling(self, precision: str = "bf16", compile: bool = False) -> "PoseLifter":
-        """Switch sampling to the fast path: ``precision`` (``"bf16"`` casts the denoiser weights once,
-        see the class docstring) and optionally ``torch.compile`` of the sampling denoiser.
+    def fast_sampling(self, precision: str = "bf16", compile: bool = False, fuse: bool = True) -> "PoseLifter":
+        """Switch sampling to the fast path.
 
         Prompt caching, hypotheses + flip batched into one denoiser call, fused attention and
-        inference mode are always on. ``compile`` pays off for long runs (compilation takes minutes
-        on a small CPU, once per input shape); results stay within bf16 rounding of the eager path.
+        inference mode are always on; this sets the rest.
+
+        Args:
+            precision: ``"bf16"`` samples with a bf16 copy of the denoiser whose weights are cast once
+                (see the class docstring); ``"fp32"`` with the modules themselves.
+            compile: Run the sampling denoiser through ``torch.compile`` (compilation takes minutes on
+                a small CPU, once per input shape; see ``docs/performance.md`` for whether it pays).
+            fuse: With bf16 on CPU, swap oneDNN kernels with fused bias / GELU / residual add into the
+                copy (:func:`posediff.nn.fused.fuse_for_inference`).
 
         Returns:
             ``self``.
@@ -142,6 +150,7 @@ class PoseLifter(nn.Module):
             raise InputError(f"precision must be 'fp32' or 'bf16'; got {precision!r}")
         self.precision = precision
         self.compile_sampling = bool(compile)
+        self.fuse_kernels = bool(fuse)
         return self
 
     def _weights_stamp(self) -> tuple:
@@ -161,7 +170,7 @@ class PoseLifter(nn.Module):
         autocast = self.precision == "bf16" and not cast
         if not cast and not self.compile_sampling:
             return self._run_backbone, autocast
-        stamp = (cast, self.compile_sampling, self._weights_stamp())
+        stamp = (cast, self.compile_sampling, self.fuse_kernels, self._weights_stamp())
         cached = self.__dict__.get("_cast_copy")
         if cached is not None and cached[0] == stamp:
             return cached[1], autocast
@@ -183,6 +192,12 @@ class PoseLifter(nn.Module):
                 else:
                     dst.data = src.detach().clone()
             backbone.eval()
+            if self.fuse_kernels:
+                from .nn.fused import fuse_for_inference
+
+                fuse_for_inference(backbone)
+                for site in site_map.values():
+                    fuse_for_inference(site)
         else:
             backbone, site_map = self.backbone, self.site_map
 

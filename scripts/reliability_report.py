@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,7 @@ def run(slow: bool) -> dict:
                 if outcome == "failed":
                     failures.append(f"{f}::{case.get('name')}")
     shown = [c for c in cmd[1:] if not c.startswith("--junitxml")]
-    return {"command": " ".join(shown), "slow": slow, "returncode": proc.returncode, "wall_s": round(wall, 1),
+    return {"command": shlex.join(shown), "slow": slow, "returncode": proc.returncode, "wall_s": round(wall, 1),
             "files": {k: dict(v) for k, v in sorted(files.items())}, "counts": counts, "failures": failures,
             "tail": proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []}
 
@@ -89,8 +90,11 @@ def render(r: dict) -> str:
         lines.append(f"- unsafe files: {audit.get('malicious_cases', 0)} malicious file × loader cases, "
                      f"{audit.get('corruptions', 0)} corruption kinds, {audit.get('load_calls', 0)} load calls audited")
     for k in kills:
-        lines.append(f"- SIGKILL: world {k['world']}, mode {k['mode']}, after step {k['kill_step']} "
-                     f"(POSEDIFF_KILL_SEED={k['seed']}): resumed bit-identical")
+        when = (f"while writing the checkpoint of step {k['kill_step']}" if k["mode"] == "save"
+                else f"after step {k['kill_step']}")
+        procs = "2 DDP processes (gloo)" if k["world"] > 1 else "1 process"
+        lines.append(f"- SIGKILL {when}, {procs} (POSEDIFF_KILL_SEED={k['seed']}): resumed run bit-identical to an "
+                     "uninterrupted one")
     if r["failures"]:
         lines += ["", "Failures:", ""] + [f"- {f}" for f in r["failures"]]
     return "\n".join(lines) + "\n"

@@ -41,6 +41,7 @@ class TextAdapter(nn.Module):
         self.layers = nn.ModuleList(PostNormEncoderLayer(width, heads, ff) for _ in range(layers))
 
     def forward(self, x: Tensor) -> Tensor:
+        """Run the adapter layers: (B, L, W) → (B, L, W)."""
         for layer in self.layers:
             x = layer(x)
         return x

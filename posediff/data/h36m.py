@@ -524,8 +524,8 @@ def load_h36m(
                         )
                     if kp.shape[0] < T:
                         raise DataError(
-                            f"{path_2d}: {subject}/{action} camera {ci} has {kp.shape[0]} frames, fewer than "
-                            f"the {T} mocap frames"
+                            f"{path_2d}: {subject}/{action} camera {ci} must have at least the {T} frames of the "
+                            f"mocap; got {kp.shape[0]}"
                         )
                     x2d = normalize_screen_coordinates(kp[:T].astype(np.float32), w, h)
                 else:

@@ -81,11 +81,15 @@ class FPCFusion(FusionBlock):
         dim, heads = params.get("dim", 512), params.get("heads", 8)
         if isinstance(dim, int) and isinstance(heads, int) and (heads < 1 or dim % heads):
             out.append(f"dim {dim} must be divisible by heads {heads}")
+        if params.get("cond_dim", 1) == 0:
+            out.append("fpc needs prompt tokens (cond_dim > 0), but the conditioner makes none; "
+                       "use a conditioner with tokens such as 'fpp', or remove this block")
         if params.get("pairing", "sample") not in ("sample", "official"):
             out.append(f"pairing must be 'sample' or 'official'; got {params.get('pairing')!r}")
         return out
 
     def forward(self, x: Tensor, cond: Conditioning, v: Tensor) -> Tensor:
+        """Cross-attend pose tokens ((N·J), T, C) to the prompt tokens of their own clip; returns Z_sp ((N·J), T, C)."""
         tokens = cond.tokens if cond is not None else None
         if tokens is None:
             raise InputError("cond.tokens: the fpc fusion block needs prompt tokens (Bc, L, Ct); got None")

@@ -32,4 +32,5 @@ class LinearFusion(FusionBlock):
             nn.init.zeros_(self.proj.bias)
 
     def forward(self, x: Tensor, cond: Conditioning, v: Tensor) -> Tensor:
+        """Apply the linear map to tokens ((N·J), T, C); ``cond`` and ``v`` are unused."""
         return self.proj(x)

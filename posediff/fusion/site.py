@@ -29,6 +29,7 @@ class FusionSite(nn.Module):
         self.residual = residual
 
     def forward(self, x: Tensor, cond: Conditioning, v: Tensor) -> Tensor:
+        """Chain the blocks on x ((N·J), T, C) and add the residual when ``residual`` is true."""
         h = x
         for block in self.blocks:
             h = block(h, cond, v)

@@ -219,6 +219,7 @@ class TowerTextEncoder(TextEncoder):
         self.train(False)
 
     def train(self, mode: bool = True) -> "TowerTextEncoder":
+        """Switch mode; a frozen tower stays in eval mode whatever ``mode`` is."""
         return super().train(False if getattr(self, "_frozen", False) else mode)
 
     def tokenize(self, texts: Sequence[str]) -> Tensor:

@@ -68,6 +68,14 @@ def fake_h36m(path, positions):
     return path
 
 
+def fake_h36m_2d(path, frames):
+    """A VideoPose3D-layout 2D file: 4 cameras of ``frames`` frames for S1/Walking."""
+    cams = [np.zeros((frames, 17, 2), np.float32) for _ in range(4)]
+    np.savez(path, positions_2d=np.array({"S1": {"Walking": cams}}, dtype=object),
+             metadata=np.array({"num_joints": 17}, dtype=object))
+    return path
+
+
 def _train(ctx, spec="d3dp-tiny", **kw):
     from posediff.training import train
 
@@ -289,6 +297,10 @@ TABLE: list[Bad] = [
         DataError, "S1/Walking", ("(4, 5, 3)",)),
     Bad("data.load_h36m", "nan", lambda c: posediff.data.load_h36m(fake_h36m(c.tmp / "n.npz", c.nan_mocap)),
         InputError, "x2d", ("NaN/Inf",)),
+    Bad("data.load_h36m", "2d-3d-length",
+        lambda c: posediff.data.load_h36m(fake_h36m(c.tmp / "m.npz", np.ones((30, 32, 3))), fake_h36m_2d(c.tmp / "k.npz", 20),
+                                          cameras=[0]),
+        DataError, "S1/Walking camera 0", ("got 20", "30 frames")),
     Bad("data.test_windows", "zero-frames", lambda c: posediff.data.test_windows(10, 0), InputError, "frames",
         ("0",)),
     # ------------------------------------------------------------------ components called directly

@@ -2,7 +2,7 @@
 
 Extreme inputs: 2D far from the image centre (people at the border, pixels passed as normalised
 coordinates), people far from the camera (tiny 2D, root depth up to 100 km), collapsed poses, the
-first reverse step t = T−1 where ᾱ is tiny (the cosine schedule's ᾱ_{T−1} ≈ 4e-10).
+first reverse step t = T−1 where ᾱ is tiny (the cosine schedule's ᾱ_{T−1} ≈ 2.4e-9).
 """
 from __future__ import annotations
 
