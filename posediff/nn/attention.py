@@ -85,6 +85,7 @@ class DropPath(nn.Module):
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Zero whole samples with probability ``p`` while training (rescaling the rest); identity in eval."""
         if self.p == 0.0 or not self.training:
             return x
         keep = 1.0 - self.p
@@ -133,6 +134,7 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Multi-head self-attention over the second axis: (N, L, C) → (N, L, C)."""
         q, k, v = _split_heads(self.qkv(x), self.heads)
         out = attention(q, k, v, scale=self.scale)
         return self.proj(_merge_heads(out))
@@ -173,6 +175,7 @@ class Block(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Pre-LN transformer block: x + Attn(LN(x)), then x + MLP(LN(x)); (N, L, C) → (N, L, C)."""
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
@@ -213,6 +216,7 @@ class PackedSelfAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Self-attention with packed in_proj (optionally causal): (N, L, W) → (N, L, W)."""
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = _split_heads(qkv, self.heads)
         out = attention(q, k, v, is_causal=self.causal, scale=self.scale)
@@ -246,5 +250,6 @@ class PostNormEncoderLayer(nn.Module):
         self.act = nn.GELU()
 
     def forward(self, x: Tensor) -> Tensor:
+        """Post-norm encoder layer: LN(x + SA(x)), then LN(x + FF(x)); (N, L, W) → (N, L, W)."""
         x = self.norm1(x + self.self_attn(x))
         return self.norm2(x + self.linear2(self.act(self.linear1(x))))

@@ -53,5 +53,6 @@ class TimestepEmbedding(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, t: Tensor) -> Tensor:
+        """Embed integer steps t (N,) as F(t) (N, C): sinusoid then MLP."""
         emb = sinusoidal_embedding(t, self.dim).to(self.fc1.weight.dtype)
         return self.fc2(self.act(self.fc1(emb)))

@@ -11,6 +11,7 @@ class QuickGELU(nn.Module):
     """CLIP's GELU approximation ``x · σ(1.702 x)`` (OpenAI CLIP text and vision towers)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """x · sigmoid(1.702 x), CLIP's activation."""
         return x * torch.sigmoid(1.702 * x)
 
 
@@ -33,4 +34,5 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Linear → GELU → Linear over the last axis."""
         return self.fc2(self.act(self.fc1(x)))
