@@ -54,6 +54,10 @@ def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
             torch.save(dict(payload), fh)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600 files; give the checkpoint the permissions of a normally created file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         side_tmp.write_text(file_sha256(tmp) + "\n")
         side.unlink(missing_ok=True)
         os.replace(tmp, path)
@@ -64,6 +68,16 @@ def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
                 os.unlink(leftover)
         raise
     return path
+
+
+def _load_failure_reason(exc: BaseException) -> str:
+    """The informative line of a torch.load failure: the 'Unsupported global' line when there is
+    one (torch's first line is generic text), else the first line."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        if "Unsupported global" in ln or "GLOBAL" in ln:
+            return ln
+    return lines[0] if lines else ""
 
 
 def read_checkpoint(path: str | Path, verify: bool = True) -> dict:
@@ -89,7 +103,7 @@ def read_checkpoint(path: str | Path, verify: bool = True) -> dict:
     except Exception as exc:
         raise CheckpointError(
             f"cannot read checkpoint {str(path)!r} safely (weights_only=True): {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            f"{_load_failure_reason(exc)}"
         ) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {str(path)!r} holds a {type(data).__name__}, expected a dict")

@@ -166,7 +166,9 @@ class EvaluationReport:
             lines.append(f"- Note: {note}")
         lines.append(f"- Columns marked **{ORACLE_LABEL}** choose hypotheses with the ground truth: diagnostics, "
                      "not results a deployed system could reach.")
-        lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}.")
+        together = d.get("evaluated_with", [proto["name"]])
+        lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}"
+                     + (f" (one call for the protocols {', '.join(together)})." if len(together) > 1 else "."))
         lines.append("")
         head = "| step | " + " | ".join(_agg_header(a) for a in aggs) + " |"
         sep = "|---:|" + "---:|" * len(aggs)
@@ -518,7 +520,7 @@ def evaluate_protocols(
                            "not depend on the action label), so one set of samples serves every protocol")
         reports[p] = _build_report(
             lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
-            p_notes, wall, model_info,
+            p_notes, wall, model_info, protocols,
         )
     return reports
 
@@ -540,8 +542,8 @@ def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequ
 
 def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
                   ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
-                  notes: list[str], wall: float,
-                  model_info: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
+                  notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
+                  evaluated_with: Optional[Sequence[str]] = None) -> EvaluationReport:
     group_names = list(acc.weights)
     results: dict[str, dict[str, dict]] = {}
     for agg in AGGREGATORS:
@@ -595,6 +597,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
         "results": results,
         "notes": notes,
         "wall_s": wall,
+        "evaluated_with": list(evaluated_with or [protocol]),
         "device": str(next(lifter.parameters()).device),
     }
     return EvaluationReport(data)

@@ -371,3 +371,33 @@ def test_resume_skips_an_unsafe_last_checkpoint(tmp_path):
     res = train(None, out=run, resume=True, max_steps=4, progress=False)
     assert res.resumed_from.name == "step_00000002.pt" and res.step == 4
     assert not marker.exists()
+
+
+def test_checkpoint_file_permissions_follow_umask(tmp_path):
+    """Regression: mkstemp made checkpoints 0600, unreadable by other users of a shared run folder."""
+    import os
+
+    from posediff.checkpoints import save_checkpoint
+
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint({"a": 1}, tmp_path / "c.pt")
+    finally:
+        os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_unsupported_global_is_named_in_the_error(tmp_path):
+    """Regression: the error showed only torch's generic first line, hiding which global was refused."""
+    import argparse
+
+    import pytest
+    import torch
+
+    from posediff.checkpoints import read_checkpoint
+    from posediff.errors import CheckpointError
+
+    path = tmp_path / "odd.pt"
+    torch.save({"x": argparse.Namespace(a=1)}, path)
+    with pytest.raises(CheckpointError, match="Unsupported global|GLOBAL"):
+        read_checkpoint(path)
