@@ -79,8 +79,9 @@ class PoseLifter(nn.Module):
         """Run the sampling denoiser through ``torch.compile`` (set by :meth:`fast_sampling`)."""
         self.fuse_kernels = True
         """bf16 sampling on CPU: fused oneDNN Linear epilogues (bias, GELU, residual add) in the copy."""
-        # the reduced-precision inference copy lives outside the module tree (not in state_dict)
-        self.__dict__["_cast_copy"] = None
+        # reduced-precision inference copies live outside the module tree (not in state_dict), one per
+        # (cast, compile, fuse) setting: {key: (weights stamp, run, backbone copy, site map copy)}
+        self.__dict__["_cast_copies"] = {}
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -141,7 +142,7 @@ class PoseLifter(nn.Module):
             compile: Run the sampling denoiser through ``torch.compile`` (compilation takes minutes on
                 a small CPU, once per input shape; see ``docs/performance.md`` for whether it pays).
             fuse: With bf16 on CPU, swap oneDNN kernels with fused bias / GELU / residual add into the
-                copy (:func:`posediff.nn.fused.fuse_for_inference`).
+                copy (:func:`posediff.nn.fused.fuse_for_inference`); with ``compile`` inductor fuses instead.
 
         Returns:
             ``self``.
@@ -170,10 +171,14 @@ class PoseLifter(nn.Module):
         autocast = self.precision == "bf16" and not cast
         if not cast and not self.compile_sampling:
             return self._run_backbone, autocast
-        stamp = (cast, self.compile_sampling, self.fuse_kernels, self._weights_stamp())
-        cached = self.__dict__.get("_cast_copy")
+        key = (cast, self.compile_sampling, self.fuse_kernels)
+        stamp = self._weights_stamp()
+        copies = self.__dict__.setdefault("_cast_copies", {})
+        cached = copies.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1], autocast
+        if cached is not None:  # stale: the weights changed
+            del copies[key]
         if cast:
             backbone, site_map = copy.deepcopy((self.backbone, dict(self.site_map)))
             for p in list(backbone.parameters()) + [p for s in site_map.values() for p in s.parameters()]:
@@ -192,7 +197,7 @@ class PoseLifter(nn.Module):
                 else:
                     dst.data = src.detach().clone()
             backbone.eval()
-            if self.fuse_kernels:
+            if self.fuse_kernels and not self.compile_sampling:  # inductor does its own fusion
                 from .nn.fused import fuse_for_inference
 
                 fuse_for_inference(backbone)
@@ -205,8 +210,9 @@ class PoseLifter(nn.Module):
             return backbone(x2d, y_t, t, cond, site_map)
 
         if self.compile_sampling:
-            run = torch.compile(run, dynamic=False)
-        self.__dict__["_cast_copy"] = (stamp, run, backbone, site_map)
+            # freezing: weights become constants, so inductor pre-packs them for oneDNN and fuses epilogues
+            run = torch.compile(run, dynamic=False, options={"freezing": True})
+        copies[key] = (stamp, run, backbone, site_map)
         return run, autocast
 
     def _denoise_copies(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning,

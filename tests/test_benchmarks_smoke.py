@@ -50,6 +50,33 @@ def test_eager_attention_matches_fused_kernel():
     assert torch.equal(attention(q, k, v, scale=0.3, is_causal=True), fused)
 
 
+def test_bf16_cpu_attention_with_gradients_uses_the_explicit_form(monkeypatch):
+    import posediff.nn.attention as attn_mod
+
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, 4, 9, 8, generator=g).bfloat16().requires_grad_() for _ in range(3))
+    fused = attn_mod.F.scaled_dot_product_attention(q, k, v, scale=0.3)
+    calls = []
+    real = attn_mod.F.scaled_dot_product_attention
+
+    def spy(*a, **kw):
+        calls.append(a[0].dtype)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(attn_mod.F, "scaled_dot_product_attention", spy)
+    out = attention(q, k, v, scale=0.3)              # training in bf16 on CPU: explicit form
+    assert calls == []
+    assert (out.float() - fused.float()).abs().max() < 0.05
+    out.float().sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad.float()).all()
+    with torch.no_grad():
+        attention(q, k, v, scale=0.3)                # inference: fused kernel
+    attention(q.float().detach().requires_grad_(), k.float(), v.float(), scale=0.3)  # fp32 training: fused
+    with eager_attention(False):
+        attention(q, k, v, scale=0.3)                # forced fused
+    assert calls == [torch.bfloat16, torch.float32, torch.bfloat16]
+
+
 def test_reference_pattern_makes_two_calls_per_step_and_recomputes_the_prompt():
     lifter = _tiny()
     calls = []
@@ -84,13 +111,13 @@ def test_reference_equals_fp32_fast_path_and_bf16_is_close():
     assert 0 < diff < 0.05                                    # bf16 rounding only (metres)
     assert (bf16[..., 0, :] == 0).all()
     # the weight-cast copy is cached, and rebuilt when the weights change
-    first = lifter.__dict__["_cast_copy"][1]
+    first = lifter._sampling_runner()[0]
     lifter.sample(x, ["Walking", "Eating"], generator=_gen())
-    assert lifter.__dict__["_cast_copy"][1] is first
+    assert lifter._sampling_runner()[0] is first
     with torch.no_grad():
         lifter.backbone.head.bias.add_(1.0)
     moved = lifter.sample(x, ["Walking", "Eating"], generator=_gen())
-    assert lifter.__dict__["_cast_copy"][1] is not first
+    assert lifter._sampling_runner()[0] is not first
     assert (moved - bf16).abs().max() > 0.01
     # the master weights stay fp32 and out of the copy's reach
     assert all(p.dtype == torch.float32 for p in lifter.parameters())

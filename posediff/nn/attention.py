@@ -3,9 +3,11 @@
 
 All attention goes through :func:`attention`, which calls
 :func:`torch.nn.functional.scaled_dot_product_attention` with the scale ``1/sqrt(head_dim)``, so the
-fused flash / memory-efficient kernels are used where available (including under bf16). Inside
-``with eager_attention():`` it computes the official explicit ``softmax(q·kᵀ·s)·v`` instead (the
-benchmarks' "official execution pattern"; same function, more memory and time).
+fused flash / memory-efficient kernels are used where available (including under bf16). Two
+exceptions compute the explicit ``softmax(q·kᵀ·s)·v`` instead (same function): inside
+``with eager_attention():`` (the benchmarks' "official execution pattern"), and bf16/fp16 attention on
+CPU that needs gradients, where PyTorch's CPU flash kernel is slower than the explicit form
+(its backward is 2–6× slower for MixSTE's 17- and 243-token sequences; see ``docs/performance.md``).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def eager_attention(enabled: bool = True) -> Iterator[None]:
     Args:
         enabled: ``False`` restores the fused kernel inside an outer ``eager_attention()`` block.
     """
-    previous = getattr(_MODE, "eager", False)
+    previous = getattr(_MODE, "eager", None)
     _MODE.eager = bool(enabled)
     try:
         yield
@@ -49,8 +51,9 @@ def eager_attention(enabled: bool = True) -> Iterator[None]:
 def attention(q: Tensor, k: Tensor, v: Tensor, *, scale: float, is_causal: bool = False) -> Tensor:
     """Multi-head scaled dot-product attention (no dropout, optional causal mask).
 
-    Uses the fused :func:`torch.nn.functional.scaled_dot_product_attention` kernel unless
-    :func:`eager_attention` is active.
+    Uses the fused :func:`torch.nn.functional.scaled_dot_product_attention` kernel, except inside
+    :func:`eager_attention` and for reduced-precision CPU attention that needs gradients (training
+    under bf16 autocast), where the explicit form is faster (see the module docstring).
 
     Args:
         q: ``(B, heads, Lq, D)`` queries.
@@ -61,7 +64,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, scale: float, is_causal: bool 
     Returns:
         ``(B, heads, Lq, D)``.
     """
-    if not getattr(_MODE, "eager", False):
+    eager = getattr(_MODE, "eager", None)
+    if eager is None:  # automatic choice
+        eager = (q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and torch.is_grad_enabled()
+                 and (q.requires_grad or k.requires_grad or v.requires_grad))
+    if not eager:
         return F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, scale=scale)
     # Official: attn = (q @ k.transpose(-2, -1)) * scale; attn.softmax(-1) @ v (reference §2.3).
     logits = (q @ k.transpose(-2, -1)) * scale
