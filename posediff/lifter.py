@@ -83,6 +83,13 @@ class PoseLifter(nn.Module):
         # (cast, compile, fuse) setting: {key: (weights stamp, run, backbone copy, site map copy)}
         self.__dict__["_cast_copies"] = {}
 
+    def __getstate__(self) -> dict:
+        """Pickling / ``copy.deepcopy``: the inference copies (packed oneDNN weights) are not copied;
+        they are rebuilt on the next bf16 ``sample``."""
+        state = super().__getstate__()
+        state["_cast_copies"] = {}
+        return state
+
     # ------------------------------------------------------------------ helpers
     @property
     def device(self) -> torch.device:
@@ -184,18 +191,31 @@ class PoseLifter(nn.Module):
             for p in list(backbone.parameters()) + [p for s in site_map.values() for p in s.parameters()]:
                 p.requires_grad_(False)
                 p.grad = None
+            originals = dict(self.backbone.named_modules())
+            site_originals = {at: dict(site.named_modules()) for at, site in self.site_map.items()}
             backbone.to(torch.bfloat16)
             for site in site_map.values():
                 site.to(torch.bfloat16).eval()
-            for name in keep:  # back to fp32 from the fp32 originals (no double rounding)
-                src, dst = getattr(self.backbone, name), getattr(backbone, name)
-                if isinstance(dst, nn.Module):
-                    dst.to(torch.float32)
-                    with torch.no_grad():
-                        for a, b in zip(dst.parameters(), src.parameters()):
-                            a.copy_(b)
-                else:
-                    dst.data = src.detach().clone()
+            # Back to fp32 from the fp32 originals (no double rounding): the backbone's keep_fp32 parts,
+            # and every LayerNorm's affine parameters. LayerNorm takes bf16 input with fp32 weights at no
+            # extra cost on CPU, and MixSTE's shared spatial/temporal norms sit in the main path 2·depth
+            # times: rounding their weights to bf16 scales the output systematically (+0.4% measured).
+            restore = [(dst, originals[name]) for name, dst in backbone.named_modules()
+                       if isinstance(dst, nn.LayerNorm) or name in keep]
+            for at, site in site_map.items():
+                restore += [(dst, site_originals[at][name]) for name, dst in site.named_modules()
+                            if isinstance(dst, nn.LayerNorm)]
+            for dst, src in restore:
+                dst.to(torch.float32)
+                with torch.no_grad():
+                    for a, b in zip(dst.parameters(), src.parameters()):
+                        a.copy_(b)
+            for name in keep:  # parameters listed directly (e.g. positional embeddings)
+                src = getattr(self.backbone, name)
+                if isinstance(src, nn.Parameter):
+                    getattr(backbone, name).data = src.detach().clone()
+            if hasattr(backbone, "stream_dtype"):
+                backbone.stream_dtype = torch.bfloat16
             backbone.eval()
             if self.fuse_kernels and not self.compile_sampling:  # inductor does its own fusion
                 from .nn.fused import fuse_for_inference

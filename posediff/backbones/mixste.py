@@ -88,6 +88,9 @@ class MixSTEBackbone(Backbone):
         self.norm_eps = norm_eps
         self.head_norm_eps = head_norm_eps
         self.hook_points = self.hook_points_for({"depth": depth})
+        self.stream_dtype: Optional[torch.dtype] = None
+        """dtype of the token stream between the input stage and the head; ``None``: that of the input
+        embedding. A bf16 inference copy (``PoseLifter`` precision ``"bf16"``) sets ``torch.bfloat16``."""
 
         self.embed = nn.Linear(in_channels, dim)
         # Official: both positional embeddings are zero-initialised learnable parameters (§2.7).
@@ -108,7 +111,8 @@ class MixSTEBackbone(Backbone):
 
     keep_fp32: tuple[str, ...] = ("embed", "spatial_pos", "time_embed", "head_norm", "head")
     """Parts that a reduced-precision inference copy keeps in fp32 (input stage and output head: cheap,
-    and they set the precision of the noisy input and of x̂0); see ``PoseLifter`` precision ``"bf16"``."""
+    and they set the precision of the noisy input and of x̂0); see ``PoseLifter`` precision ``"bf16"``.
+    The copy also keeps every LayerNorm's parameters in fp32 (see ``PoseLifter._sampling_runner``)."""
 
     # ------------------------------------------------------------------ spec helpers
     @staticmethod
@@ -200,7 +204,9 @@ class MixSTEBackbone(Backbone):
         x = (x + self.spatial_pos) + v[:, None, None, :].to(x.dtype)
         # bf16 inference copy (PoseLifter, precision "bf16"): input stage and head stay fp32, the
         # blocks run in the dtype of their weights; both casts are no-ops for a uniform-dtype model.
-        x = x.reshape(n * frames, joints, c).to(self.spatial_norm.weight.dtype)  # ((N·T), J, C)
+        x = x.reshape(n * frames, joints, c)                                  # ((N·T), J, C)
+        if self.stream_dtype is not None:
+            x = x.to(self.stream_dtype)
 
         for i in range(self.depth):
             # spatial block over the J joints of every frame

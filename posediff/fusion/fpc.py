@@ -103,7 +103,7 @@ class FPCFusion(FusionBlock):
             )
         h, d = self.heads, c // self.heads
         # K/V once per conditioning row: (Bc, heads, L, D)
-        kv_in = self.cond_norm(tokens.to(self.cond_norm.weight.dtype))  # cached prompt tokens are fp32
+        kv_in = self.cond_norm(tokens.to(x.dtype))  # cached prompt tokens are fp32; a bf16 copy runs bf16
         k = self.key(kv_in).view(bc, length, h, d).transpose(1, 2)
         v_ = self.value(kv_in).view(bc, length, h, d).transpose(1, 2)
         q = self.query(self.norm(x))                                         # (N·J, T, C)

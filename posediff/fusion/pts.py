@@ -58,7 +58,7 @@ class PTSFusion(FusionBlock):
         if v.ndim != 2 or rows % n:
             raise InputError(f"v: expected (N, C) with N dividing the {rows} token rows; got {tuple(v.shape)}")
         # v arrives in fp32 from the timestep MLP; a bf16 inference copy runs emb in bf16
-        scale, shift = self.emb(F.silu(v).to(self.norm.weight.dtype)).chunk(2, dim=-1)  # (N, C) each
+        scale, shift = self.emb(F.silu(v).to(x.dtype)).chunk(2, dim=-1)      # (N, C) each
         # rows n·J … n·J + J − 1 belong to sample n: view them as one (N, J·T, C) block, no copies
         h = self.norm(x).view(n, (rows // n) * frames, c)
         h = h * (1 + scale[:, None, :]) + shift[:, None, :]
