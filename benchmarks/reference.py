@@ -144,6 +144,8 @@ class Variant:
         inference_mode: ``torch.inference_mode`` around the denoiser (else ``no_grad``).
         compile: ``torch.compile`` the denoiser (only with ``precision="bf16"``, via the lifter).
         fuse: fused oneDNN Linear epilogues in the bf16 copy (only with ``precision="bf16"``).
+        block_rows: Cache blocking: at most this many rows per denoiser call (``"auto"``:
+            ``lifter.cache_rows`` for the stream dtype; 0: one call for all rows of a branch).
     """
 
     name: str
@@ -154,6 +156,7 @@ class Variant:
     inference_mode: bool = True
     compile: bool = False
     fuse: bool = True
+    block_rows: int | str = 0
 
 
 def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, generator=None,
@@ -185,13 +188,23 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
                else contextlib.nullcontext())
         grad_ctx = torch.inference_mode if variant.inference_mode else torch.no_grad
 
+        block = variant.block_rows
+        if block == "auto":
+            block = lifter.cache_rows(torch.float32 if variant.precision == "fp32" else torch.bfloat16)
+
         def one_call(x2d_k, y_k, t_k):
             cond = cached if cached is not None else lifter.conditioner(labels, b)
-            kk = y_k.shape[1]
-            with grad_ctx(), amp:
-                out = run(x2d_k.reshape(b * kk, *x2d_k.shape[2:]), y_k.reshape(b * kk, *y_k.shape[2:]),
-                          t_k.reshape(b * kk), cond)
-            return out.float().reshape(b, kk, *out.shape[1:])
+            k = y_k.shape[1]
+            step = k if not block else max(1, min(k, block // b))
+            outs = []
+            for k0 in range(0, k, step):
+                kk = min(k, k0 + step) - k0
+                sl = slice(k0, k0 + kk)
+                with grad_ctx(), amp:
+                    out = run(x2d_k[:, sl].reshape(b * kk, *x2d_k.shape[2:]),
+                              y_k[:, sl].reshape(b * kk, *y_k.shape[2:]), t_k[:, sl].reshape(b * kk), cond)
+                outs.append(out.float().reshape(b, kk, *out.shape[1:]))
+            return torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
 
         def denoise(x2d_k, y_k, t_k):
             k = y_k.shape[1]

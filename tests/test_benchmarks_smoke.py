@@ -174,3 +174,24 @@ def test_fast_sampling_rejects_unknown_precision(bad):
     lifter = _tiny()
     with pytest.raises(InputError, match="precision"):
         lifter.fast_sampling(bad)
+
+
+def test_performance_page_is_rendered_from_the_committed_results():
+    """docs/performance.md is the template filled from benchmarks/results/latest.json (no stale copy)."""
+    import run as bench
+
+    res = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    page = bench.render_docs(res)
+    assert "__" not in page.replace("__init__", "")
+    assert page == (REPO / "docs" / "performance.md").read_text(), \
+        "docs/performance.md is stale: run .venv/bin/python benchmarks/run.py --render-docs benchmarks/results/latest.json"
+
+
+def test_render_docs_refuses_unknown_placeholders(tmp_path):
+    import run as bench
+
+    res = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    t = tmp_path / "t.md"
+    t.write_text("ratio __RATIO__, oops __NOT_A_VALUE__")
+    with pytest.raises(KeyError, match="NOT_A_VALUE"):
+        bench.render_docs(res, t)

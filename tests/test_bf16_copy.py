@@ -60,3 +60,50 @@ def test_lifter_deepcopies_and_pickles_after_bf16_sampling():
     restored = pickle.loads(pickle.dumps(lifter))
     c = restored.sample(x, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(a, c, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ cache blocking
+def test_cache_rows_from_the_token_stream_size():
+    from posediff.lifter import CACHE_BLOCK_BYTES
+
+    lifter = _lifter()
+    per_row = lifter.frames * 17 * lifter.backbone.dim
+    assert lifter.cache_rows(torch.float32) == max(1, CACHE_BLOCK_BYTES // (4 * per_row))
+    assert lifter.cache_rows(torch.bfloat16) == max(1, CACHE_BLOCK_BYTES // (2 * per_row))
+    # finepose-h36m: 243 × 17 × 512 → 2 bf16 rows, 1 fp32 clip (the measured sweet spot)
+    spec = posediff.resolve_spec("finepose-h36m")
+    assert (spec["lifter"]["frames"], spec["lifter"]["dim"]) == (243, 512)
+    lifter.backbone.dim = 512
+    assert (lifter.cache_rows(torch.bfloat16, frames=243), lifter.cache_rows(torch.float32, frames=243)) == (2, 1)
+
+
+def test_rows_per_call_respects_block_rows_and_max_rows():
+    lifter = _lifter()
+    lifter.block_rows = 3
+    assert lifter._rows_per_call(1, 8, torch.float32) == 3
+    assert lifter._rows_per_call(2, 8, torch.float32) == 1   # 2 clips × 1 copy ≤ 3 rows
+    lifter.max_rows = 2
+    assert lifter._rows_per_call(1, 8, torch.float32) == 2
+    lifter.block_rows, lifter.max_rows = 0, 0
+    assert lifter._rows_per_call(1, 8, torch.float32) == 8
+    lifter.block_rows = "auto"
+    assert lifter._rows_per_call(1, 8, torch.float32) == min(8, lifter.cache_rows(torch.float32))
+
+
+def test_block_rows_gives_the_same_samples_and_is_validated():
+    import pytest
+
+    from posediff.errors import InputError
+
+    lifter = _lifter()
+    x = _x2d(lifter)
+    whole = lifter.fast_sampling("fp32", block_rows=0).sample(x, generator=torch.Generator().manual_seed(3))
+    calls = []
+    orig = lifter._run_backbone
+    lifter._run_backbone = lambda *a: calls.append(a[0].shape[0]) or orig(*a)
+    blocked = lifter.fast_sampling("fp32", block_rows=1).sample(x, generator=torch.Generator().manual_seed(3))
+    assert calls and set(calls) == {2}  # 2 clips, 1 copy each per call
+    assert (whole - blocked).abs().max() < 1e-5
+    for bad in (-1, 1.5, "fast", True):
+        with pytest.raises(InputError, match="block_rows"):
+            lifter.fast_sampling("bf16", block_rows=bad)

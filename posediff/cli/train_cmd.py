@@ -13,7 +13,8 @@ __all__ = ["add_parser", "run"]
 # resumed run can tell "given on the command line" from "not given").
 _OPTIONS: dict[str, str] = {
     "train_subjects": "train_subjects", "val_subjects": "val_subjects", "keypoints": "keypoints",
-    "epochs": "epochs", "batch_size": "batch_size", "grad_accum": "grad_accum", "lr": "lr",
+    "epochs": "epochs", "batch_size": "batch_size", "grad_accum": "grad_accum", "micro_batch": "micro_batch",
+    "lr": "lr",
     "lr_decay": "lr_decay", "weight_decay": "weight_decay", "action_dropout": "action_dropout", "amp": "amp",
     "seed": "seed", "shuffle_seed": "shuffle_seed", "max_steps": "max_steps", "max_minutes": "max_minutes",
     "checkpoint_every": "checkpoint_every", "keep_every": "keep_every", "val_every": "val_every",
@@ -67,6 +68,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--epochs", type=int, metavar="N", help="epochs (default 100)")
     o.add_argument("--batch-size", type=int, metavar="B", help="clips per step over all processes (default 4)")
     o.add_argument("--grad-accum", type=int, metavar="K", help="micro-batches per step (default 1)")
+    o.add_argument("--micro-batch", type=int, metavar="N",
+                   help="most clips per forward/backward pass (default 0 = auto: cache-sized on CPU)")
     o.add_argument("--lr", type=float, help="initial learning rate (default 6e-5)")
     o.add_argument("--lr-decay", type=float, metavar="G", help="lr factor after every epoch (default 0.993)")
     o.add_argument("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (default 0.1)")

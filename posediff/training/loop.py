@@ -326,6 +326,15 @@ def train(
             raise InputError(f"grad_accum ({cfg.grad_accum}) cannot exceed the clips per process and step "
                              f"({local_batch})")
 
+        micro_limit = cfg.micro_batch
+        if micro_limit == 0 and dev.type == "cpu" and not cfg.official_grad:
+            micro_limit = lifter.cache_rows(torch.float32) if hasattr(lifter, "cache_rows") else 0
+
+        def micro_count(clips: int) -> int:
+            """Micro-batches for a share of ``clips`` clips: grad_accum, more if micro_limit asks."""
+            need = -(-clips // micro_limit) if micro_limit > 0 else 1
+            return max(1, min(clips, max(cfg.grad_accum, need)))
+
         # ---------------------------------------------------------------- data
         train_ds = to_skeleton(load_dataset(cfg.data, cfg.train_subjects, role="train", keypoints=cfg.keypoints),
                                lifter.skeleton.name)
@@ -507,7 +516,7 @@ def train(
             # rank r takes its contiguous share of the global batch
             share = np.array_split(positions, info.world_size)[info.rank]
             drop = _dropout_mask(cfg.seed, epoch, share, cfg.action_dropout)
-            micro = [m for m in np.array_split(np.arange(len(share)), cfg.grad_accum) if len(m)]
+            micro = [m for m in np.array_split(np.arange(len(share)), micro_count(len(share))) if len(m)]
             optimizer.zero_grad(set_to_none=True)
             step_loss = 0.0
             for mi, sel in enumerate(micro):

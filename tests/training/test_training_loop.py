@@ -126,3 +126,37 @@ def test_cli_train_and_resume(tmp_path, capsys):
     ck = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert ck["training"]["step"] == 3 and ck["training"]["config"]["lr"] == 1e-3
     assert main(["train", "--out", str(tmp_path / "x"), "--no-progress"]) == 2  # SPEC missing
+
+
+def test_micro_batch_splits_like_grad_accum(tmp_path, monkeypatch):
+    """micro_batch=1 on a 4-clip step runs 4 passes of 1 clip: the same trajectory as grad_accum=4;
+    auto (0) on CPU uses the lifter's cache_rows."""
+    from posediff import lifter as lifter_mod
+
+    passes = []
+    orig = lifter_mod.PoseLifter.training_loss
+
+    def counting(self, x2d, *a, **k):
+        passes.append(int(x2d.shape[0]))
+        return orig(self, x2d, *a, **k)
+
+    monkeypatch.setattr(lifter_mod.PoseLifter, "training_loss", counting)
+    a = train("d3dp-tiny", out=tmp_path / "a", max_steps=2, micro_batch=1, **TINY)
+    assert passes[:8] == [1] * 8
+    passes.clear()
+    b = train("d3dp-tiny", out=tmp_path / "b", max_steps=2, grad_accum=4, **TINY)
+    assert passes[:8] == [1] * 8
+    assert a.final_loss == b.final_loss
+    passes.clear()
+    train("d3dp-tiny", out=tmp_path / "c", max_steps=1, **TINY)  # auto: tiny clips fit the cache block
+    assert passes[0] == 4
+    # auto with a small cache block: 2 clips per pass
+    monkeypatch.setattr(lifter_mod.PoseLifter, "cache_rows", lambda self, dtype=None, frames=None: 2)
+    passes.clear()
+    train("d3dp-tiny", out=tmp_path / "d", max_steps=1, **TINY)
+    assert passes[:2] == [2, 2]
+    passes.clear()
+    train("d3dp-tiny", out=tmp_path / "e", max_steps=1, official_grad=True, **TINY)  # auto never splits
+    assert passes[0] == 4
+    with pytest.raises(InputError, match="micro_batch"):
+        train("d3dp-tiny", out=tmp_path / "f", max_steps=1, micro_batch=-1, **TINY)
