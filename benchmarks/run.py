@@ -651,6 +651,7 @@ def docs_values(res: dict) -> dict[str, str]:
         "FASTMEM": _num(h36.get("peak_mem_mb"), 0), "REFMEM": _num(h36.get("reference_peak_mem_mb"), 0),
         "CHUNKMEM": _num(chunk.get("peak_mem_mb"), 0), "CHUNKFPS": _num(chunk.get("fps"), 3),
         "CHUNKROWS": str(chunk.get("max_rows", "–")), "FASTFPS": _num(h36.get("fast_fps"), 3),
+        "REFMIN": _num(h36["reference_clip_s"] / 60, 0) if h36.get("reference_clip_s") else "–",
     }
 
 
