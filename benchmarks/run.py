@@ -82,16 +82,28 @@ def find_checkpoint(preset: str) -> Optional[Path]:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
+def _run_summary(ckpt: Path) -> str:
+    """`` (N steps, M min)`` from the run's summary.json, if there is one."""
+    summary = ckpt.parent.parent / "summary.json"
+    try:
+        d = json.loads(summary.read_text())
+        best = f" at step {d['best_step']}" if d.get("best_step") else ""
+        return (f" (best validation checkpoint{best} of a {d['step']}-step run of 4-clip steps, "
+                f"{d['total_wall_s'] / 60:.0f} min of CPU training)")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 def build_model(name: str, smoke: bool) -> tuple[Any, str]:
     """The lifter for a benchmark row and a description of its weights."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if name == "finepose-tiny":
-            ckpt = None if smoke else find_checkpoint("finepose-tiny")
-            if ckpt is not None:
-                from posediff.checkpoints import load_lifter
+        ckpt = None if smoke else find_checkpoint(name)
+        if ckpt is not None:
+            from posediff.checkpoints import load_lifter
 
-                return load_lifter(ckpt), f"trained checkpoint {ckpt.relative_to(REPO)}"
+            return load_lifter(ckpt), f"trained checkpoint {ckpt.relative_to(REPO)}{_run_summary(ckpt)}"
+        if name == "finepose-tiny":
             return posediff.build("finepose-tiny"), "preset initialisation (untrained)"
         if smoke:
             raise SystemExit("--smoke runs finepose-tiny only")
@@ -571,7 +583,11 @@ def targets(res: dict) -> dict:
         spread = s.get("accuracy", {}).get("mpjpe_seed_spread_mm")
         out["MPJPE change <= 0.5 mm"] = {
             "met": d is not None and abs(d) <= 0.5,
-            "detail": f"{d:+.3f} mm (finepose-h36m, untrained weights; noise floor from other noise draws "
+            "detail": f"{d:+.3f} mm (finepose-h36m, "
+                      + (f"trained weights, far from converged: {s['accuracy']['mpjpe_reference_mm']:.0f} mm MPJPE"
+                         if s.get("weights", "").startswith("trained") and s.get("accuracy", {}).get("mpjpe_reference_mm")
+                         else "untrained weights")
+                      + "; noise floor from other noise draws "
                       f"{spread if spread is None else round(spread, 3)} mm)"}
     t = res.get("training", {}).get("finepose-h36m")
     if t:
@@ -616,8 +632,12 @@ def docs_values(res: dict) -> dict[str, str]:
                  f"{100 * fl['reference_fraction_of_fp32_peak']:.0f}% of the fp32 peak, so even a fast path "
                  f"running every FLOP at 100% of the bf16 peak could be at most "
                  f"**{fl['ratio_bound_at_bf16_peak']:.2f}×** faster ([why](#why-not-8-on-this-machine)). "
-                 f"finepose-h36m has no trained weights, so its MPJPE change measures the drift of "
-                 f"untrained outputs ({_num(acc.get('mpjpe_reference_mm'), 0)} mm MPJPE)."]
+                 + (f"finepose-h36m has no trained weights, so its MPJPE change measures the drift of "
+                    f"untrained outputs ({_num(acc.get('mpjpe_reference_mm'), 0)} mm MPJPE)."
+                    if not h36.get("weights", "").startswith("trained") else
+                    f"The finepose-h36m weights are a {h36['weights']}, far from converged (MPJPE "
+                    f"{_num(acc.get('mpjpe_reference_mm'), 0)} mm on these frames), so its MPJPE change says "
+                    f"little about a fully trained model.")]
     levers = []
     for rows in res.get("levers", {}).values():
         for r in rows:
@@ -651,6 +671,8 @@ def docs_values(res: dict) -> dict[str, str]:
         "FASTMEM": _num(h36.get("peak_mem_mb"), 0), "REFMEM": _num(h36.get("reference_peak_mem_mb"), 0),
         "CHUNKMEM": _num(chunk.get("peak_mem_mb"), 0), "CHUNKFPS": _num(chunk.get("fps"), 3),
         "CHUNKROWS": str(chunk.get("max_rows", "–")), "FASTFPS": _num(h36.get("fast_fps"), 3),
+        "H36WEIGHTS": (h36.get("weights", "–").rstrip(".") + "."),
+        "H36REFMM": _num(ref_mm, 1),
         "REFMIN": _num(h36["reference_clip_s"] / 60, 0) if h36.get("reference_clip_s") else "–",
     }
 
