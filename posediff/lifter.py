@@ -23,8 +23,9 @@ __all__ = ["PoseLifter", "CACHE_BLOCK_BYTES"]
 CACHE_BLOCK_BYTES = 12 * 2**20
 """Cache blocking on CPU: the largest token stream ``rows × T × J × C × itemsize`` one denoiser call
 should carry. Measured on the 2-core benchmark machine (finepose-h36m, 243 × 17 × 512): 2 bf16 sampling
-rows (8.5 MB) or 1 fp32 training clip per call run 13–35% faster than 8–40 rows at once, because the
-activations between the matmuls stay in the CPU's last-level cache (see ``docs/performance.md``)."""
+rows (8.5 MB) or 1 fp32 training clip per call run ≈ 25–30% faster than all rows at once, because the
+activations between the matmuls stay in the CPU's last-level cache (``benchmarks/sweep_blocking.py``,
+``docs/performance.md``)."""
 
 
 class PoseLifter(nn.Module):

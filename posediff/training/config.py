@@ -33,7 +33,7 @@ class TrainConfig:
         micro_batch: Most clips per forward/backward pass; a process splits its share into more
             micro-batches (gradient accumulation) when needed. ``0`` = auto: on CPU the clips whose
             activations fit the cache block (:meth:`posediff.PoseLifter.cache_rows`, 1 clip of 243
-            frames for finepose-h36m; about 1.4× faster than 4 clips in one pass on the benchmark
+            frames for finepose-h36m; about 1.3× faster than 4 clips in one pass on the benchmark
             machine), elsewhere no limit. With ``official_grad`` auto never splits (½·MPJPE² is not
             additive over micro-batches). The same gradient either way, up to summation order; the
             noise draws come in another order, so the trajectory depends on it.

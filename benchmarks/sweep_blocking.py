@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Sweep the cache-blocking sizes behind ``CACHE_BLOCK_BYTES`` on this machine.
+
+Times finepose-h36m (untrained preset weights; timing does not depend on them) with:
+
+* sampling: one DDIM step of H hypotheses (2H rows with flip) for several rows-per-call values
+  (``lifter.fast_sampling("bf16", block_rows=N)``; 0 = all rows in one call);
+* training: one 4-clip bf16-autocast step split into micro-batches of 1, 2 and 4 clips.
+
+Repeats are interleaved (every setting once per repeat) and the best time per setting is reported.
+Usage::
+
+    .venv/bin/python benchmarks/sweep_blocking.py                 # H=8, 2 repeats (~8 min on 2 cores)
+    .venv/bin/python benchmarks/sweep_blocking.py --hypotheses 4 --repeats 1 --out /tmp/sweep.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run as bench  # noqa: E402
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--hypotheses", type=int, default=8)
+    ap.add_argument("--rows", type=int, nargs="*", default=[2, 3, 4, 0])
+    ap.add_argument("--micro", type=int, nargs="*", default=[1, 2, 4])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import posediff
+
+        lifter = posediff.build("finepose-h36m").eval()
+    x2d, y3d = bench.synthetic_clips(4, lifter.frames, bench.SEED)
+    res: dict = {"hypotheses": args.hypotheses, "rows": {}, "micro": {}, "load_average": bench.load_average()}
+
+    def sample(rows: int) -> None:
+        lifter.fast_sampling("bf16", block_rows=rows)
+        lifter.sample(x2d[:1], ["Walking"], generator=bench.gen(), hypotheses=args.hypotheses, steps=1)
+
+    sample(args.rows[0])  # builds the bf16 copy
+    for _ in range(args.repeats):
+        for rows in args.rows:
+            t = time.perf_counter()
+            sample(rows)
+            res["rows"].setdefault(str(rows), []).append(time.perf_counter() - t)
+            print(f"sampling, {rows or 'all'} rows per call: {res['rows'][str(rows)][-1]:.2f} s", flush=True)
+
+    lifter.train()
+    opt = torch.optim.AdamW([p for p in lifter.parameters() if p.requires_grad], lr=1e-5, fused=True)
+    actions = (bench.ACTIONS * 4)[:4]
+
+    def step(micro: int) -> None:
+        g = bench.gen()
+        for i in range(0, 4, micro):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = lifter.training_loss(x2d[i:i + micro], y3d[i:i + micro], actions[i:i + micro], generator=g)
+            (loss * micro / 4).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step(args.micro[0])  # warm-up
+    for _ in range(args.repeats):
+        for micro in args.micro:
+            t = time.perf_counter()
+            step(micro)
+            res["micro"].setdefault(str(micro), []).append(time.perf_counter() - t)
+            print(f"training, {micro} clip(s) per pass: {res['micro'][str(micro)][-1]:.2f} s", flush=True)
+    res["best"] = {kind: {k: min(v) for k, v in res[kind].items()} for kind in ("rows", "micro")}
+    res["cache_rows"] = {"bf16": lifter.cache_rows(torch.bfloat16), "fp32": lifter.cache_rows(torch.float32)}
+    print(json.dumps(res["best"]), "cache_rows", res["cache_rows"])
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
+if __name__ == "__main__":
+    main()
