@@ -195,3 +195,17 @@ def test_render_docs_refuses_unknown_placeholders(tmp_path):
     t.write_text("ratio __RATIO__, oops __NOT_A_VALUE__")
     with pytest.raises(KeyError, match="NOT_A_VALUE"):
         bench.render_docs(res, t)
+
+
+@pytest.mark.slow
+def test_blocking_sweep_runs(tmp_path):
+    out = tmp_path / "sweep.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "sweep_blocking.py"), "--hypotheses", "1", "--rows", "2",
+         "--micro", "4", "--repeats", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=900, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    res = json.loads(out.read_text())
+    assert res["cache_rows"] == {"bf16": 2, "fp32": 1}
+    assert res["best"]["rows"]["2"] > 0 and res["best"]["micro"]["4"] > 0
