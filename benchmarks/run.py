@@ -349,6 +349,24 @@ def bench_accuracy(name: str, lifter, args, data: Optional[dict], log) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- training
+def micro_batched_step(model, opt, x2d: torch.Tensor, y3d: torch.Tensor, actions: list, micro: int,
+                       generator: torch.Generator) -> float:
+    """One bf16-autocast optimizer step over ``len(x2d)`` clips in micro-batches of ``micro`` clips,
+    gradients accumulated with clip-count weights (the loss of one pass over all clips); returns the loss."""
+    b = x2d.shape[0]
+    total = 0.0
+    for i in range(0, b, micro):
+        sl = slice(i, min(b, i + micro))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model.training_loss(x2d[sl], y3d[sl], actions[sl], generator=generator)
+        weight = (sl.stop - sl.start) / b
+        (loss * weight).backward()
+        total += float(loss.detach()) * weight
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return total
+
+
 def bench_training(name: str, args, log) -> dict:
     """One optimisation step (4 clips, forward + backward + AdamW), reference vs fast, medians of repeats."""
     lifter, weights = build_model(name, args.smoke)
@@ -375,18 +393,7 @@ def bench_training(name: str, args, log) -> dict:
     micro = max(1, fast_model.cache_rows(torch.float32))
 
     def fast_step(seed: int) -> float:
-        g = gen(seed)
-        total = 0.0
-        for i in range(0, b, micro):
-            sl = slice(i, min(b, i + micro))
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = fast_model.training_loss(x2d[sl], y3d[sl], actions[sl], generator=g)
-            weight = (sl.stop - sl.start) / b
-            (loss * weight).backward()
-            total += float(loss.detach()) * weight
-        fast_opt.step()
-        fast_opt.zero_grad(set_to_none=True)
-        return total
+        return micro_batched_step(fast_model, fast_opt, x2d, y3d, actions, micro, gen(seed))
 
     l_ref = l_fast = None
     if not args.smoke:

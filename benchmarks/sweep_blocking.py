@@ -30,6 +30,19 @@ sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402
 
 
+def interleaved(fn, settings: list[int], repeats: int, label) -> dict[str, list[float]]:
+    """Time ``fn(setting)`` for every setting once per repeat (after one untimed warm-up call)."""
+    fn(settings[0])
+    times: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for value in settings:
+            t = time.perf_counter()
+            fn(value)
+            times.setdefault(str(value), []).append(time.perf_counter() - t)
+            print(f"{label(value)}: {times[str(value)][-1]:.2f} s", flush=True)
+    return times
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hypotheses", type=int, default=8)
@@ -40,47 +53,28 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import posediff
 
         lifter = posediff.build("finepose-h36m").eval()
     x2d, y3d = bench.synthetic_clips(4, lifter.frames, bench.SEED)
-    res: dict = {"hypotheses": args.hypotheses, "rows": {}, "micro": {}, "load_average": bench.load_average()}
+    res: dict = {"hypotheses": args.hypotheses, "load_average": bench.load_average()}
 
     def sample(rows: int) -> None:
         lifter.fast_sampling("bf16", block_rows=rows)
         lifter.sample(x2d[:1], ["Walking"], generator=bench.gen(), hypotheses=args.hypotheses, steps=1)
 
-    sample(args.rows[0])  # builds the bf16 copy
-    for _ in range(args.repeats):
-        for rows in args.rows:
-            t = time.perf_counter()
-            sample(rows)
-            res["rows"].setdefault(str(rows), []).append(time.perf_counter() - t)
-            print(f"sampling, {rows or 'all'} rows per call: {res['rows'][str(rows)][-1]:.2f} s", flush=True)
+    res["rows"] = interleaved(sample, args.rows, args.repeats, lambda r: f"sampling, {r or 'all'} rows per call")
 
     lifter.train()
     opt = torch.optim.AdamW([p for p in lifter.parameters() if p.requires_grad], lr=1e-5, fused=True)
     actions = (bench.ACTIONS * 4)[:4]
 
     def step(micro: int) -> None:
-        g = bench.gen()
-        for i in range(0, 4, micro):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = lifter.training_loss(x2d[i:i + micro], y3d[i:i + micro], actions[i:i + micro], generator=g)
-            (loss * micro / 4).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        bench.micro_batched_step(lifter, opt, x2d, y3d, actions, micro, bench.gen())
 
-    step(args.micro[0])  # warm-up
-    for _ in range(args.repeats):
-        for micro in args.micro:
-            t = time.perf_counter()
-            step(micro)
-            res["micro"].setdefault(str(micro), []).append(time.perf_counter() - t)
-            print(f"training, {micro} clip(s) per pass: {res['micro'][str(micro)][-1]:.2f} s", flush=True)
+    res["micro"] = interleaved(step, args.micro, args.repeats, lambda m: f"training, {m} clip(s) per pass")
     res["best"] = {kind: {k: min(v) for k, v in res[kind].items()} for kind in ("rows", "micro")}
     res["cache_rows"] = {"bf16": lifter.cache_rows(torch.bfloat16), "fp32": lifter.cache_rows(torch.float32)}
     print(json.dumps(res["best"]), "cache_rows", res["cache_rows"])
