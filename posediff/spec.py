@@ -578,8 +578,30 @@ def _hook_points(backbone: dict | None, context: Mapping[str, Any]) -> list[str]
 # --------------------------------------------------------------------------------------------
 # dumping (a small TOML writer for the spec subset: scalars, lists, inline tables)
 # --------------------------------------------------------------------------------------------
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string for ``text``: quotes, backslashes and control characters (U+0000–U+001F, U+007F)
+    escaped; every other character, astral ones included, written as itself. Lone surrogates have no TOML
+    form and are a :class:`SpecError`."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            raise SpecError([Problem("", f"cannot write {text!r} to TOML: it holds a lone surrogate (U+{code:04X})")])
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def _toml_key(key: str) -> str:
-    return key if re.match(r"^[A-Za-z0-9_-]+$", key) else json.dumps(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -594,7 +616,7 @@ def _toml_value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):

@@ -91,6 +91,25 @@ def test_files_toml_yaml_json(tmp_path):
     assert tomllib.loads(dump_spec(resolve_spec("d3dp-tiny")))["fusion"] == []
 
 
+@pytest.mark.parametrize("text", ["\U00010000", "x\x7fy", "\x00\x1f\n\t\r\f\b", 'quote " back \\', "é ü 中",
+                                  "trailing newline\n", ""])
+def test_dump_spec_writes_valid_toml_for_any_text(text):
+    # Regression (slow fuzz in CI): keys were quoted with json.dumps, which writes astral characters as
+    # surrogate-pair escapes ("\ud800\udc00") that TOML rejects; U+007F was written raw in values; a key
+    # ending in a newline passed the bare-key regex.
+    spec = resolve_spec("d3dp-tiny")
+    spec["meta"][text] = text
+    spec["meta"]["summary"] = text
+    assert tomllib.loads(dump_spec(spec))["meta"] == spec["meta"]
+
+
+def test_dump_spec_refuses_lone_surrogates():
+    spec = resolve_spec("d3dp-tiny")
+    spec["meta"]["summary"] = "bad \ud800"
+    with pytest.raises(SpecError, match="lone surrogate"):
+        dump_spec(spec)
+
+
 def test_specs_never_import(tmp_path):
     with pytest.raises(SpecError, match="unknown sampler"):
         resolve_spec("finepose-tiny", {"sampler.name": "os:system"})

@@ -25,6 +25,7 @@ TEXT_TOKENS = 4
 """Each text block contributes the input embeddings of the first 4 ids of its text (reference §3.2)."""
 
 _TAKE_SUFFIX = re.compile(r"\s+\d+$")
+_ADAPTER_LIMITS = {"adapter_layers": 0, "adapter_heads": 1, "adapter_ff": 1}
 _MAX_CACHE = 4096
 
 
@@ -66,8 +67,23 @@ class PromptConditioner(Conditioner):
     vector_dim: int = 0
 
     # ------------------------------------------------------------------ setup
+    @staticmethod
+    def adapter_problems(params: Mapping[str, Any]) -> list[str]:
+        """Checks of the adapter sizes (``adapter_layers >= 0``, ``adapter_heads >= 1``, ``adapter_ff >= 1``)
+        that every prompt conditioner's ``check_params`` includes; one message per problem."""
+        out = []
+        for key, low in _ADAPTER_LIMITS.items():
+            value = params.get(key, low)
+            if isinstance(value, int) and not isinstance(value, bool) and value < low:
+                out.append(f"{key} must be >= {low}; got {value}")
+        return out
+
     def _setup_head(self, text_encoder: TextEncoder, dim: int, adapter_layers: int, adapter_heads: int,
                     adapter_ff: int) -> None:
+        problems = self.adapter_problems(dict(adapter_layers=adapter_layers, adapter_heads=adapter_heads,
+                                              adapter_ff=adapter_ff))
+        if problems:
+            raise SpecError("; ".join(problems), origin=f"conditioner {type(self).__name__}")
         width = int(text_encoder.width)
         if width % adapter_heads:
             raise SpecError(f"text width {width} must be divisible by adapter_heads {adapter_heads}",
@@ -325,7 +341,7 @@ class FPPConditioner(PromptConditioner):
     @staticmethod
     def check_params(params: Mapping[str, Any]) -> list[str]:
         """Value checks that need no tensors; returns one message per problem."""
-        out = []
+        out = PromptConditioner.adapter_problems(params)
         parts, lengths = params.get("parts"), params.get("lengths")
         if isinstance(parts, list) and isinstance(lengths, list):
             if len(parts) != len(lengths):

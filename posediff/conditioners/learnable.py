@@ -71,7 +71,7 @@ class LearnablePromptConditioner(FPPConditioner):
     @staticmethod
     def check_params(params: Mapping[str, Any]) -> list[str]:
         """Value checks that need no tensors; returns one message per problem."""
-        out = []
+        out = PromptConditioner.adapter_problems(params)
         length = params.get("length", 77)
         if isinstance(length, int) and not 1 <= length <= 77:
             out.append(f"length must be in [1, 77]; got {length}")

@@ -92,10 +92,11 @@ class ManualConditioner(PromptConditioner):
     @staticmethod
     def check_params(params: Mapping[str, Any]) -> list[str]:
         """Value checks that need no tensors; returns one message per problem."""
+        out = PromptConditioner.adapter_problems(params)
         sentences, actions = params.get("sentences"), params.get("actions")
         if isinstance(sentences, list) and isinstance(actions, list) and len(sentences) != len(actions):
-            return [f"sentences and actions must align one to one; got {len(sentences)} and {len(actions)}"]
-        return []
+            out.append(f"sentences and actions must align one to one; got {len(sentences)} and {len(actions)}")
+        return out
 
     def prompt_key(self, label: Optional[str]) -> Any:
         if label is None:

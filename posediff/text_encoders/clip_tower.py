@@ -13,7 +13,7 @@ import math
 import threading
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -209,6 +209,20 @@ class TowerTextEncoder(TextEncoder):
     """
 
     tokenizer_model: str = "ViT-B-32"
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """Tower size checks that need no tensors (``width >= 1``, ``layers >= 0``, ``heads >= 1`` dividing
+        ``width``); returns one message per problem."""
+        out = []
+        for key, low in (("width", 1), ("layers", 0), ("heads", 1)):
+            value = params.get(key, low)
+            if isinstance(value, int) and not isinstance(value, bool) and value < low:
+                out.append(f"{key} must be >= {low}; got {value}")
+        width, heads = params.get("width"), params.get("heads")
+        if not out and isinstance(width, int) and isinstance(heads, int) and width % heads:
+            out.append(f"width {width} must be divisible by heads {heads}")
+        return out
 
     def _setup_tower(self, width: int, layers: int, heads: int, frozen: bool) -> None:
         self.tower = CLIPTextTower(width=width, layers=layers, heads=heads)

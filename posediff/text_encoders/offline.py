@@ -40,8 +40,9 @@ class OfflineTextEncoder(TowerTextEncoder):
     def __init__(self, width: int = 128, layers: int = 2, heads: int = 4, seed: int = 0) -> None:
         super().__init__()
         require_open_clip()
-        if width % heads:
-            raise SpecError(f"width {width} must be divisible by heads {heads}", origin="text_encoder 'offline'")
+        problems = self.check_params(dict(width=width, layers=layers, heads=heads))
+        if problems:
+            raise SpecError("; ".join(problems), origin="text_encoder 'offline'")
         self.width = width
         self.layers = layers
         self.heads = heads

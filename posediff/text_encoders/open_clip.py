@@ -92,8 +92,9 @@ class OpenCLIPTextEncoder(TowerTextEncoder):
             bpe_tokenizer(model)  # validates the name now (cached; imports open_clip lazily)
         except InputError as exc:
             raise SpecError(str(exc), origin="text_encoder 'open_clip'") from exc
-        if width % heads:
-            raise SpecError(f"width {width} must be divisible by heads {heads}", origin="text_encoder 'open_clip'")
+        problems = self.check_params(dict(width=width, layers=layers, heads=heads))
+        if problems:
+            raise SpecError("; ".join(problems), origin="text_encoder 'open_clip'")
         self.model = model
         self.weights = weights
         self.layers = layers
