@@ -78,6 +78,7 @@ def render(r: dict) -> str:
     fuzz = _sum(r["counts"], "fuzz_specs")
     table = _sum(r["counts"], "input_validation_table")
     audit = _sum(r["counts"], "checkpoint_safety_audit")
+    bounds = _sum(r["counts"], "numeric_bounds")
     kills = [c for c in r["counts"] if c.get("name") == "resume_sigkill"]
     lines += ["", "Generated cases:", ""]
     if fuzz:
@@ -86,6 +87,10 @@ def render(r: dict) -> str:
     if table:
         lines.append(f"- input validation table: {table.get('cases', 0)} bad inputs over {table.get('entry_points', 0)} "
                      "entry points")
+    if bounds:
+        lines.append(f"- numeric boundaries: {bounds.get('cases', 0)} edited specs ({bounds.get('refused', 0)} refused with "
+                     f"a SpecError naming the field, {bounds.get('refused_at_run_time', 0)} refused when sampling, "
+                     f"{bounds.get('sampled_finite', 0)} built and sampled finite poses)")
     if audit:
         lines.append(f"- unsafe files: {audit.get('malicious_cases', 0)} malicious file × loader cases, "
                      f"{audit.get('corruptions', 0)} corruption kinds, {audit.get('load_calls', 0)} load calls audited")

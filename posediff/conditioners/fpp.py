@@ -348,7 +348,7 @@ class FPPConditioner(PromptConditioner):
                 out.append(f"parts and lengths must have the same length; got {len(parts)} and {len(lengths)}")
             short = [n for n in lengths if isinstance(n, int) and n < TEXT_TOKENS]
             if short:
-                out.append(f"every length must be >= {TEXT_TOKENS} (the text tokens of its block); got {short}")
+                out.append(f"lengths: every entry must be >= {TEXT_TOKENS} (the text tokens of its block); got {short}")
             if sum(n for n in lengths if isinstance(n, int)) > 77:
                 out.append(f"lengths must sum to at most 77 (CLIP's context); got {sum(lengths)}")
             n_action = sum("{action}" in p for p in parts if isinstance(p, str))

@@ -17,6 +17,8 @@ import posediff
 from posediff.errors import PosediffError, SpecError
 from posediff.spec import resolve_spec
 
+from reliability_helpers import record
+
 
 def _tiny_with_conditioner(name: str) -> dict:
     """finepose-tiny with its conditioner swapped for conditioner ``name`` (same text encoder and adapter)."""
@@ -67,10 +69,15 @@ def test_numeric_edge_builds_or_is_refused(base, path, value):
             lifter = posediff.build(BASES[base], {path: value})
     except SpecError as exc:
         assert exc.problems, "a SpecError must list its problems"
+        field = path.rsplit(".", 1)[-1].split("[")[0]
+        assert field in str(exc), f"the error for {path} = {value} does not name {field!r}: {exc}"
+        record("numeric_bounds", cases=1, refused=1)
         return
     x = torch.zeros(1, lifter.frames, lifter.skeleton.num_joints, 2)
     try:
         out = lifter.sample(x, generator=torch.Generator().manual_seed(0), hypotheses=1, steps=1)
     except PosediffError:
+        record("numeric_bounds", cases=1, refused_at_run_time=1)
         return  # refused at run time with a posediff error (e.g. a run-time argument check)
     assert torch.isfinite(out).all(), f"{path} = {value} built a lifter that samples non-finite poses"
+    record("numeric_bounds", cases=1, sampled_finite=1)
