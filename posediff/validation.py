@@ -2,14 +2,14 @@
 shape and what was found, raised as :class:`~posediff.errors.InputError`."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .errors import InputError
 
-__all__ = ["as_tensor", "check_shape", "check_finite"]
+__all__ = ["as_tensor", "check_shape", "check_finite", "below_minimum"]
 
 
 def as_tensor(name: str, x: Any, dtype: torch.dtype = torch.float32, device: Any = None) -> torch.Tensor:
@@ -82,3 +82,19 @@ def check_finite(name: str, x: torch.Tensor, hint: str = "") -> None:
             first = tuple(int(i) for i in bad.nonzero()[0])
             msg = f"{name} must be finite; got {int(bad.sum())} NaN/Inf value(s) (first at index {first})"
             raise InputError(msg + (f"; {hint}" if hint else ""))
+
+
+def below_minimum(params: Mapping[str, Any], minimums: Mapping[str, int]) -> list[str]:
+    """Spec value checks for integer sizes: one ``"<key> must be >= <low>; got <value>"`` message per integer
+    in ``params`` below its minimum. Missing keys and non-integers are skipped (the type check reports those).
+
+    Example:
+        >>> below_minimum({"heads": -1, "layers": 2, "width": "x"}, {"heads": 1, "layers": 0, "width": 1})
+        ['heads must be >= 1; got -1']
+    """
+    out = []
+    for key, low in minimums.items():
+        value = params.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < low:
+            out.append(f"{key} must be >= {low}; got {value}")
+    return out

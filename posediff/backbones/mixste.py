@@ -10,6 +10,7 @@ from ..errors import InputError, SpecError
 from ..interfaces import Backbone, Conditioning, expand_rows
 from ..nn import Block, TimestepEmbedding
 from ..registry import register
+from ..validation import below_minimum
 
 __all__ = ["MixSTEBackbone"]
 
@@ -132,10 +133,7 @@ class MixSTEBackbone(Backbone):
                 out.append(f"dim {dim} must be divisible by heads {heads}")
             if dim % 2:
                 out.append(f"dim must be even (sinusoidal timestep embedding); got {dim}")
-        for key in ("depth", "frames", "joints", "in_channels"):
-            value = params.get(key, 1)
-            if isinstance(value, int) and value < 1:
-                out.append(f"{key} must be >= 1; got {value}")
+        out += below_minimum(params, {"depth": 1, "frames": 1, "joints": 1, "in_channels": 1})
         depth = params.get("depth", 8)
         if isinstance(depth, int) and depth > MAX_DEPTH:
             out.append(f"depth must be <= {MAX_DEPTH}; got {depth}")

@@ -12,6 +12,7 @@ from ..errors import InputError, SpecError
 from ..interfaces import Conditioner, Conditioning, TextEncoder
 from ..nn import PostNormEncoderLayer
 from ..registry import register
+from ..validation import below_minimum
 
 __all__ = ["H36M_ACTIONS", "PromptConditioner", "FPPConditioner", "TextAdapter"]
 
@@ -71,12 +72,7 @@ class PromptConditioner(Conditioner):
     def adapter_problems(params: Mapping[str, Any]) -> list[str]:
         """Checks of the adapter sizes (``adapter_layers >= 0``, ``adapter_heads >= 1``, ``adapter_ff >= 1``)
         that every prompt conditioner's ``check_params`` includes; one message per problem."""
-        out = []
-        for key, low in _ADAPTER_LIMITS.items():
-            value = params.get(key, low)
-            if isinstance(value, int) and not isinstance(value, bool) and value < low:
-                out.append(f"{key} must be >= {low}; got {value}")
-        return out
+        return below_minimum(params, _ADAPTER_LIMITS)
 
     def _setup_head(self, text_encoder: TextEncoder, dim: int, adapter_layers: int, adapter_heads: int,
                     adapter_ff: int) -> None:

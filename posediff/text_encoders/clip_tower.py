@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..errors import InputError
 from ..interfaces import TextEncoder
 from ..nn import PackedSelfAttention, QuickGELU
+from ..validation import below_minimum
 
 __all__ = [
     "CLIPTextTower",
@@ -214,11 +215,7 @@ class TowerTextEncoder(TextEncoder):
     def check_params(params: Mapping[str, Any]) -> list[str]:
         """Tower size checks that need no tensors (``width >= 1``, ``layers >= 0``, ``heads >= 1`` dividing
         ``width``); returns one message per problem."""
-        out = []
-        for key, low in (("width", 1), ("layers", 0), ("heads", 1)):
-            value = params.get(key, low)
-            if isinstance(value, int) and not isinstance(value, bool) and value < low:
-                out.append(f"{key} must be >= {low}; got {value}")
+        out = below_minimum(params, {"width": 1, "layers": 0, "heads": 1})
         width, heads = params.get("width"), params.get("heads")
         if not out and isinstance(width, int) and isinstance(heads, int) and width % heads:
             out.append(f"width {width} must be divisible by heads {heads}")
