@@ -1,5 +1,6 @@
 """Input checks shared by public entry points: one-line errors naming the argument, the expected
-shape and what was found, raised as :class:`~posediff.errors.InputError`."""
+shape and what was found, raised as :class:`~posediff.errors.InputError`; and :func:`below_minimum`, the
+integer lower-bound messages that components' ``check_params`` turn into spec errors."""
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
