@@ -43,6 +43,11 @@ class MixSTEBackbone(Backbone):
         in_channels: Input channels, 2D (2) plus noisy 3D (3); official 5.
         norm_eps: LayerNorm eps of the blocks and of the spatial/temporal norms; official 1e-6.
         head_norm_eps: LayerNorm eps of the output head; official 1e-5.
+        pos_init_std: Standard deviation of a normal initialisation of the two positional embeddings;
+            official 0 (zeros). Zeros make every joint token identical up to its input coordinates, and a
+            small model then spends its first few hundred steps on a plateau (measured in
+            ``docs/training.md``); the CPU presets use 0.5. Initialisation only: a loaded checkpoint
+            overwrites it.
 
     Shape:
         x2d: (N, T, J, 2) normalised screen coordinates; y_t: (N, T, J, 3) noisy root-relative pose
@@ -71,10 +76,12 @@ class MixSTEBackbone(Backbone):
         in_channels: int = 5,
         norm_eps: float = 1e-6,
         head_norm_eps: float = 1e-5,
+        pos_init_std: float = 0.0,
     ) -> None:
         super().__init__()
         problems = self.check_params(dict(dim=dim, frames=frames, joints=joints, depth=depth, heads=heads,
-                                          mlp_ratio=mlp_ratio, drop_path=drop_path, in_channels=in_channels))
+                                          mlp_ratio=mlp_ratio, drop_path=drop_path, in_channels=in_channels,
+                                          pos_init_std=pos_init_std))
         if problems:
             raise SpecError("; ".join(problems), origin="backbone 'mixste'")
         self.dim = dim
@@ -88,6 +95,7 @@ class MixSTEBackbone(Backbone):
         self.in_channels = in_channels
         self.norm_eps = norm_eps
         self.head_norm_eps = head_norm_eps
+        self.pos_init_std = pos_init_std
         self.hook_points = self.hook_points_for({"depth": depth})
         self.stream_dtype: Optional[torch.dtype] = None
         """dtype of the token stream between the input stage and the head; ``None``: that of the input
@@ -97,6 +105,10 @@ class MixSTEBackbone(Backbone):
         # Official: both positional embeddings are zero-initialised learnable parameters (§2.7).
         self.spatial_pos = nn.Parameter(torch.zeros(1, joints, dim))
         self.temporal_pos = nn.Parameter(torch.zeros(1, frames, dim))
+        if pos_init_std > 0:
+            with torch.no_grad():
+                self.spatial_pos.normal_(0.0, pos_init_std)
+                self.temporal_pos.normal_(0.0, pos_init_std)
         self.time_embed = TimestepEmbedding(dim, 2 * dim)
         rates = torch.linspace(0.0, drop_path, depth).tolist()
         self.spatial_blocks = nn.ModuleList(
@@ -143,6 +155,9 @@ class MixSTEBackbone(Backbone):
         ratio = params.get("mlp_ratio", 2.0)
         if isinstance(ratio, (int, float)) and not 0 < ratio < float("inf"):
             out.append(f"mlp_ratio must be a finite number > 0; got {ratio}")
+        std = params.get("pos_init_std", 0.0)
+        if isinstance(std, (int, float)) and not 0.0 <= std < float("inf"):
+            out.append(f"pos_init_std must be a finite number >= 0; got {std}")
         for key in ("norm_eps", "head_norm_eps"):  # a negative LayerNorm eps gives NaN poses
             eps = params.get(key, 1e-6)
             if isinstance(eps, (int, float)) and not (0 < eps < 1):

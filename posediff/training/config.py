@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping
 
 from ..errors import InputError
 
-__all__ = ["TrainConfig", "CORE_FIELDS", "BUDGET_FIELDS"]
+__all__ = ["TrainConfig", "CORE_FIELDS", "BUDGET_FIELDS", "RECIPES", "recipe_settings"]
 
 
 @dataclass
@@ -63,6 +63,22 @@ class TrainConfig:
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
         progress: Show a tqdm progress bar on the main process.
         drop_last: Skip the last incomplete batch of an epoch (always done with several processes).
+        recipe: Name of the recipe the settings came from (``"official"``, ``"cpu"`` or ``"custom"``); a
+            label recorded with the run, see :data:`RECIPES`.
+        lr_schedule: ``"exponential"`` (official: ``lr_decay`` after every epoch) or ``"cosine"`` (linear
+            warm-up, then a half cosine over ``schedule_steps``; ``lr_decay`` is ignored).
+        warmup_steps: Linear warm-up steps of the cosine schedule.
+        final_lr_ratio: Final learning rate of the cosine schedule as a fraction of ``lr``.
+        schedule_steps: Length of the cosine schedule in steps; 0 = ``max_steps`` if set, else
+            ``epochs`` × steps per epoch, resolved when the run starts and stored with it.
+        ema_decay: Decay of an exponential moving average of the weights (0 = off). With EMA, validation,
+            ``best.pt`` and the weights of every checkpoint (``state_dict``) are the averaged ones; the raw
+            weights travel in the checkpoint's training state for ``--resume``.
+        noise_2d: Largest per-clip standard deviation of Gaussian noise added to the 2D input (normalised
+            units: 0.002 = 1 px of a 1000-px-wide image); each clip draws its σ uniformly in
+            ``[0, noise_2d]``. 0 = off (official).
+        joint_dropout: Probability of dropping each 2D joint-frame and filling it by interpolation in
+            time, as inference fills missing detections. 0 = off (official).
     """
 
     data: str = "synthetic"
@@ -96,6 +112,14 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     drop_last: bool = False
+    recipe: str = "official"
+    lr_schedule: Literal["exponential", "cosine"] = "exponential"
+    warmup_steps: int = 0
+    final_lr_ratio: float = 0.0
+    schedule_steps: int = 0
+    ema_decay: float = 0.0
+    noise_2d: float = 0.0
+    joint_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.train_subjects = _as_list("train_subjects", self.train_subjects)
@@ -110,7 +134,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise InputError(f"{name} must be an integer >= 1; got {v!r}")
-        for name in ("micro_batch", "max_steps", "keep_every", "val_every", "val_windows", "seed", "shuffle_seed"):
+        for name in ("warmup_steps", "schedule_steps", "micro_batch", "max_steps", "keep_every", "val_every", "val_windows", "seed", "shuffle_seed"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(f"{name} must be an integer >= 0; got {v!r}")
@@ -126,6 +150,18 @@ class TrainConfig:
             raise InputError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
         if not 0 <= self.action_dropout <= 1:
             raise InputError(f"action_dropout must be in [0, 1]; got {self.action_dropout!r}")
+        if self.recipe not in RECIPES and self.recipe != "custom":
+            raise InputError(f"recipe must be one of {sorted(RECIPES) + ['custom']}; got {self.recipe!r}")
+        if self.lr_schedule not in ("exponential", "cosine"):
+            raise InputError(f"lr_schedule must be 'exponential' or 'cosine'; got {self.lr_schedule!r}")
+        for name, lo, hi in (("final_lr_ratio", 0.0, 1.0), ("ema_decay", 0.0, 1.0 - 1e-12),
+                             ("joint_dropout", 0.0, 0.5)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
+                raise InputError(f"{name} must be a number in [{lo:g}, {hi:g}]; got {v!r}")
+        if not isinstance(self.noise_2d, (int, float)) or isinstance(self.noise_2d, bool) \
+                or not 0.0 <= self.noise_2d <= 1.0:
+            raise InputError(f"noise_2d must be a number in [0, 1] (normalised units); got {self.noise_2d!r}")
         if self.amp not in ("none", "bf16", "fp16"):
             raise InputError(f"amp must be 'none', 'bf16' or 'fp16'; got {self.amp!r}")
         if not isinstance(self.max_minutes, (int, float)) or self.max_minutes < 0:
@@ -165,7 +201,8 @@ CORE_FIELDS: tuple[str, ...] = (
     "data", "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "micro_batch", "lr",
     "lr_decay",
     "weight_decay", "betas", "eps", "flip", "random_offset", "use_actions", "action_dropout", "official_grad",
-    "amp", "seed", "shuffle_seed", "drop_last",
+    "amp", "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
+    "schedule_steps", "ema_decay", "noise_2d", "joint_dropout",
 )
 """Settings that define the trajectory of a run; a resumed run keeps the stored values."""
 
@@ -186,3 +223,30 @@ def _as_list(name: str, v: Any) -> list[str]:
     except TypeError:
         raise InputError(f"{name} must be a list of names or a comma-separated string; got {v!r}") from None
 
+
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # The official FinePOSE/D3DP recipe: the TrainConfig defaults (made for many GPU days).
+    "official": {},
+    # The CPU-budget recipe, chosen by the committed sweep (benchmarks/results/recipe_sweep.json,
+    # docs/training.md): many clips per step with a large, warmed-up, cosine-decayed learning rate, bf16
+    # autocast, random clip offsets, EMA weights, and light detector-like 2D augmentation.
+    "cpu": {
+        "batch_size": 64, "lr": 1e-3, "lr_schedule": "cosine", "warmup_steps": 200, "final_lr_ratio": 0.01,
+        "amp": "bf16", "random_offset": True, "ema_decay": 0.999, "noise_2d": 0.004, "joint_dropout": 0.02,
+        "action_dropout": 0.25,
+    },
+}
+"""Named bundles of :class:`TrainConfig` settings (``posediff train --recipe NAME``); explicit settings
+win over the recipe's."""
+
+
+def recipe_settings(name: str) -> dict[str, Any]:
+    """The settings of a named recipe, with ``recipe`` set to its name.
+
+    Raises:
+        InputError: unknown recipe name.
+    """
+    if name not in RECIPES:
+        raise InputError(f"unknown training recipe {name!r}; expected one of {sorted(RECIPES)}")
+    return {**RECIPES[name], "recipe": name}

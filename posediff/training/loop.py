@@ -26,8 +26,11 @@ from torch import nn
 from ..checkpoints import save_checkpoint
 from ..errors import InputError
 from . import distributed as D
+from .augment import add_keypoint_noise, drop_joints
 from .config import BUDGET_FIELDS, CORE_FIELDS, TrainConfig
 from .datasets import accepted_actions, load_dataset, to_skeleton
+from .ema import WeightEMA
+from .schedule import cosine_lr
 from .logging import RunLogger
 from .state import capture_rng, checkpoint_dir, checkpoint_files, find_resume_checkpoint, restore_rng
 
@@ -305,7 +308,8 @@ def train(
             cfg = _merge_config(tr["config"], cfg, explicit, notes)
             _seed_all(cfg.seed)
             lifter = _build_lifter(ckpt["spec"], None)
-            lifter.load_state_dict(ckpt["state_dict"], strict=True)
+            # With EMA the checkpoint's state_dict holds the averaged weights; the raw ones resume training.
+            lifter.load_state_dict(tr.get("raw_state_dict") or ckpt["state_dict"], strict=True)
         else:
             _seed_all(cfg.seed)
             lifter = _build_lifter(spec, overrides)
@@ -376,6 +380,7 @@ def train(
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
                                       weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+        ema = WeightEMA(lifter, cfg.ema_decay) if cfg.ema_decay > 0 else None
         scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
         noise = torch.Generator(device="cpu").manual_seed(cfg.seed * 1_000_003 + info.rank)
         step = epoch = index = 0
@@ -385,6 +390,8 @@ def train(
         if ckpt is not None:
             tr = ckpt["training"]
             optimizer.load_state_dict(tr["optimizer"])
+            if ema is not None:
+                ema.load(ckpt["state_dict"], int(tr.get("ema_updates", 0)))
             scheduler.load_state_dict(tr["scheduler"])
             if scaler is not None and tr.get("scaler"):
                 scaler.load_state_dict(tr["scaler"])
@@ -424,6 +431,12 @@ def train(
             total_steps = cfg.max_steps
         else:
             total_steps = steps_per_epoch * cfg.epochs
+        if cfg.lr_schedule == "cosine" and cfg.schedule_steps == 0:
+            # resolved once and stored: a resumed run with another budget keeps its schedule
+            cfg = cfg.replace(schedule_steps=int(total_steps))
+
+        def lr_for(done: int) -> float:
+            return cosine_lr(done, cfg.lr, cfg.schedule_steps, cfg.warmup_steps, cfg.final_lr_ratio)
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             checkpoint_dir(run_dir).mkdir(parents=True, exist_ok=True)
@@ -455,9 +468,10 @@ def train(
             rngs = D.all_gather_object(info, capture_rng(noise))
             if not info.is_main:
                 return
+            raw = {k: v.detach().cpu() for k, v in lifter.state_dict().items()}
             payload = {
                 "format": "posediff", "version": 1, "spec": lifter.spec,
-                "state_dict": {k: v.detach().cpu() for k, v in lifter.state_dict().items()},
+                "state_dict": ema.state_dict() if ema is not None else raw,
                 "extra": {"kind": "training", "checkpoint": kind, "step": step, "epoch": epoch,
                           "val_mpjpe_mm": best_metric if kind == "best" else None},
                 "training": {
@@ -465,6 +479,8 @@ def train(
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "scaler": None if scaler is None else scaler.state_dict(),
                     "rng": rngs, "world_size": info.world_size, "config": cfg.to_dict(),
+                    "raw_state_dict": raw if ema is not None else None,
+                    "ema_updates": 0 if ema is None else ema.updates,
                     "best": {"metric": best_metric, "step": best_step},
                     "elapsed_s": prev_elapsed + (time.monotonic() - t_start),
                     "torch_version": str(torch.__version__),
@@ -478,7 +494,12 @@ def train(
             improved = False
             value = None
             if info.is_main and val_rows:
-                value = validation_mpjpe(lifter, val_rows, seed=cfg.seed)
+                own = ema.swap_into(lifter) if ema is not None else None
+                try:
+                    value = validation_mpjpe(lifter, val_rows, seed=cfg.seed)
+                finally:
+                    if own is not None:
+                        lifter.load_state_dict(own, strict=True)
                 logger.val_row({"step": step, "epoch": epoch, "index": index, "val_mpjpe_mm": value,
                                 "val_windows": len(val_rows),
                                 "elapsed_s": prev_elapsed + time.monotonic() - t_start})
@@ -503,7 +524,8 @@ def train(
 
         lr_now = optimizer.param_groups[0]["lr"]
         if not stop_reason and epoch_done():  # a checkpoint written exactly at an epoch's end
-            scheduler.step()
+            if cfg.lr_schedule == "exponential":
+                scheduler.step()
             epoch, index = epoch + 1, 0
             stop_reason = "epochs" if epoch >= cfg.epochs else ""
         while not stop_reason:
@@ -521,7 +543,8 @@ def train(
             step_loss = 0.0
             for mi, sel in enumerate(micro):
                 items = [clips[int(order[share[j]])] for j in sel]
-                x2d = torch.stack([it["x2d"] for it in items]).to(dev)
+                x2d = torch.stack([it["x2d"] for it in items])
+                x2d = drop_joints(add_keypoint_noise(x2d, cfg.noise_2d, noise), cfg.joint_dropout, noise).to(dev)
                 y3d = torch.stack([it["x3d"] for it in items]).to(dev)
                 actions = None
                 if cfg.use_actions:
@@ -546,12 +569,17 @@ def train(
             if not math.isfinite(step_loss):
                 raise FloatingPointError(f"training loss became {step_loss} at step {step + 1} "
                                          f"(epoch {epoch}, clip {index}); lower lr or use amp='none'")
+            if cfg.lr_schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_for(step)
             lr_now = optimizer.param_groups[0]["lr"]
             if scaler is not None:
                 scaler.step(optimizer)
                 scaler.update()
             else:
                 optimizer.step()
+            if ema is not None:
+                ema.update(lifter)
             # The conditioner drops its prompt cache by itself when a parameter changes (version stamps),
             # so the cache is never read with stale weights; nothing to clear here.
             step += 1
@@ -560,7 +588,8 @@ def train(
             log_clips += take
             ended_epoch = epoch_done()
             if ended_epoch:
-                scheduler.step()  # official: lr decay after every epoch
+                if cfg.lr_schedule == "exponential":
+                    scheduler.step()  # official: lr decay after every epoch
                 epoch, index = epoch + 1, 0
                 if epoch >= cfg.epochs:
                     stop_reason = "epochs"
@@ -591,6 +620,8 @@ def train(
                                  rank=info.rank, lifter=lifter))
 
         wall = time.monotonic() - t_start
+        if ema is not None:  # the run's result is the averaged model, as in its checkpoints
+            ema.swap_into(lifter)
         lifter.eval()
         invalidate_caches(lifter)
         files = checkpoint_files(run_dir)
