@@ -232,9 +232,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # docs/training.md): many clips per step with a large, warmed-up, cosine-decayed learning rate, bf16
     # autocast, random clip offsets, EMA weights, and light detector-like 2D augmentation.
     "cpu": {
-        "batch_size": 64, "lr": 1e-3, "lr_schedule": "cosine", "warmup_steps": 200, "final_lr_ratio": 0.01,
+        "batch_size": 64, "lr": 1.5e-3, "lr_schedule": "cosine", "warmup_steps": 300, "final_lr_ratio": 0.01,
         "amp": "bf16", "random_offset": True, "ema_decay": 0.999, "noise_2d": 0.004, "joint_dropout": 0.02,
-        "action_dropout": 0.25,
+        "action_dropout": 0.5,
     },
 }
 """Named bundles of :class:`TrainConfig` settings (``posediff train --recipe NAME``); explicit settings
