@@ -1,0 +1,104 @@
+"""Package a finished training run as shipped weights: ``posediff/assets/weights/<name>.pt`` + ``<name>.json``.
+
+The checkpoint keeps only what inference needs (spec, the run's weights — the EMA weights for the cpu
+recipe — and a short ``extra`` record), never the optimizer or the random states, so it stays small. The
+JSON record holds the provenance that ``posediff.weights`` checks and the docs quote: SHA-256 of the ``.pt``,
+spec, the training command as run (data path as ``$POSEDIFF_SHARED``), commit, SHA-256 of the data file,
+steps, wall and CPU minutes, threads, PyTorch version.
+
+Usage::
+
+    python scripts/package_weights.py runs/finepose-small-h36m --name finepose-small-h36m \\
+        --commit cd5a693 --command "OMP_NUM_THREADS=1 posediff train finepose-small-h36m ..." \\
+        --data-file $POSEDIFF_SHARED/data/h36m/data_3d_h36m.npz --cpu-log runs/cpu_seconds.log
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from posediff.checkpoints import file_sha256, read_checkpoint, save_checkpoint  # noqa: E402
+
+MAX_BYTES = 15 * 1024 * 1024
+
+
+def cpu_minutes(log: Path, name: str) -> float | None:
+    """Largest cumulative CPU seconds logged for the training process of ``name``, in minutes."""
+    if not log.is_file():
+        return None
+    best = None
+    for line in log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] == name:
+            best = max(best or 0, int(parts[3]))
+    return None if best is None else round(best / 60.0, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path, help="run folder (checkpoints/last.pt)")
+    ap.add_argument("--name", required=True, help="shipped model name, e.g. finepose-small-h36m")
+    ap.add_argument("--commit", required=True, help="commit the run was trained with")
+    ap.add_argument("--command", required=True, help="the training command as run (no machine paths)")
+    ap.add_argument("--data-file", type=Path, required=True, help="the training data file (hashed)")
+    ap.add_argument("--cpu-log", type=Path, help="CPU-seconds log written while the run trained")
+    ap.add_argument("--threads", type=int, default=1, help="threads the run used")
+    ap.add_argument("--results", type=Path, help="JSON of headline results to copy into the record")
+    ap.add_argument("--out", type=Path, default=REPO / "posediff" / "assets" / "weights")
+    args = ap.parse_args(argv)
+    if "/work/" in args.command or "/home/" in args.command:
+        ap.error("--command must not hold machine paths (write $POSEDIFF_SHARED)")
+
+    ckpt = read_checkpoint(args.run / "checkpoints" / "last.pt")
+    tr = ckpt.get("training") or {}
+    cfg = tr.get("config") or {}
+    summary = json.loads((args.run / "summary.json").read_text()) if (args.run / "summary.json").is_file() else {}
+    state = {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    spec = ckpt["spec"]
+    extra = {"kind": "shipped", "name": args.name, "steps": int(tr.get("step", 0)),
+             "ema": bool(cfg.get("ema_decay", 0)), "train_subjects": cfg.get("train_subjects", [])}
+    pt = args.out / f"{args.name}.pt"
+    save_checkpoint({"format": "posediff", "version": 1, "spec": spec, "state_dict": state, "extra": extra}, pt)
+    side = pt.with_name(pt.name + ".sha256")
+    if side.exists():
+        side.unlink()  # the JSON record carries the hash
+    size = pt.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{pt.name} is {size / 2**20:.1f} MiB, over the 15 MiB limit")
+    record = {
+        "name": args.name,
+        "sha256": file_sha256(pt),
+        "bytes": size,
+        "preset": spec.get("meta", {}).get("name", args.name),
+        "spec": spec,
+        "command": args.command,
+        "commit": args.commit,
+        "data": {"selector": "h36m:$POSEDIFF_SHARED/data/h36m", "file": args.data_file.name,
+                 "file_sha256": file_sha256(args.data_file), "train_subjects": cfg.get("train_subjects", []),
+                 "held_out": cfg.get("val_subjects", []), "keypoints": "ground-truth 2D (projected 3D)"},
+        "recipe": cfg.get("recipe"),
+        "train_config": cfg,
+        "steps": int(tr.get("step", 0)),
+        "epochs_completed": int(tr.get("epoch", 0)),
+        "wall_minutes": round(float(tr.get("elapsed_s", summary.get("total_wall_s", 0.0))) / 60.0, 1),
+        "cpu_minutes": cpu_minutes(args.cpu_log, spec.get("meta", {}).get("name", args.name)) if args.cpu_log else None,
+        "threads": args.threads,
+        "torch": tr.get("torch_version", str(torch.__version__)),
+        "parameters": int(sum(v.numel() for v in state.values())),
+    }
+    if args.results and args.results.is_file():
+        record["results"] = json.loads(args.results.read_text())
+    pt.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{pt} ({size / 2**20:.2f} MiB, sha256 {record['sha256'][:16]}…), record {pt.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
