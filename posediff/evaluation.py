@@ -577,7 +577,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
         },
         "data": {
             "description": data_description or getattr(ds, "name", "data"),
-            "sequences": len({r["seq"] for r in rows}),
+            "sequences": len(ds),  # every loaded sequence, also those left out by --max-windows
             "windows": len(rows),
             "frames_per_window": lifter.frames,
             "frames": float(sum(acc.weights.values())),
@@ -682,7 +682,10 @@ def describe_data(selector: str, subjects: Sequence[str],
     if train_config:
         tsel = parse_data(train_config.get("data", "synthetic"))
         train_subj = list(train_config.get("train_subjects") or default_subjects(tsel, "train"))
-        if tsel.kind == sel.kind and str(tsel.path) == str(sel.path) and tsel.options == sel.options:
+        # the same data set is recognised by its kind (and, for synthetic data, its generator options), not
+        # by the path it was read from: the same Human3.6M copy may sit elsewhere on another machine
+        same_data = tsel.kind == sel.kind and (sel.kind != "synthetic" or tsel.options == sel.options)
+        if same_data:
             overlap = sorted(set(subj) & set(train_subj))
             if overlap:
                 notes.append(f"WARNING: subjects {overlap} were also used for training: not a held-out evaluation")

@@ -202,3 +202,26 @@ def test_cli_evaluate(tmp_path, capsys):
     assert rep["protocol"]["name"] == "paper" and rep["steps"] == [1]
     assert any("untrained" in n for n in rep["notes"])
     assert (out / "synthetic-synth-1-deployable.md").is_file()
+
+
+def test_sequence_count_counts_every_loaded_sequence(d3dp, synth):
+    """Regression: with --max-windows the report counted only the sequences its windows came from."""
+    sub = evaluate(d3dp, synth, max_windows=1)
+    assert sub.data["data"]["windows"] == 1
+    assert sub.data["data"]["sequences"] == len(synth) == 2
+
+
+def test_held_out_is_recognised_by_the_data_not_its_path():
+    """Regression: the same Human3.6M copy read from another folder was labelled cross-dataset."""
+    from posediff.evaluation import describe_data
+
+    trained = {"data": "h36m:/machine-a/h36m", "train_subjects": ["S1", "S5", "S6", "S7"]}
+    desc, notes = describe_data("h36m:/machine-b/data/h36m", ["S8"], trained)
+    assert "held out" in desc and "cross-dataset" not in desc
+    desc, notes = describe_data("h36m:/machine-b/data/h36m", ["S5"], trained)
+    assert any("also used for training" in n for n in notes)
+    desc, _ = describe_data("3dhp:/x/mpi_inf_3dhp_test", ["TS5"], trained)
+    assert "cross-dataset" in desc
+    synth = {"data": "synthetic:subjects=3,seed=0", "train_subjects": ["synth-0"]}
+    desc, _ = describe_data("synthetic:subjects=3,seed=1", ["synth-2"], synth)
+    assert "cross-dataset" in desc
