@@ -610,6 +610,7 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
 
     Args:
         source: A training run folder (uses ``checkpoints/best.pt``, else ``last.pt``), a posediff checkpoint,
+            a shipped model name (``"h36m"``, ``"d3dp-small-h36m"``, ``"demo"``; see :mod:`posediff.weights`),
             or a preset/spec (untrained weights, noted in the result).
         checkpoint: Which checkpoint of a run folder.
         overrides: Run-time spec overrides such as ``{"sampler.hypotheses": 20}``.
@@ -624,10 +625,17 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
     from .training.distributed import _pick_device
     from .training.state import checkpoint_files, find_weights
 
+    from .weights import is_weights_name, weights_path, weights_record
+
     p = Path(source)
     notes: list[str] = []
     info: dict[str, Any] = {"run_dir": None, "train_config": None, "notes": notes}
-    if p.is_dir():
+    if is_weights_name(str(source)) and not p.exists():
+        # a shipped model: its provenance record knows how it was trained (held-out vs cross-dataset)
+        weights = weights_path(str(source))
+        if str(source) != "demo":
+            info["train_config"] = weights_record(str(source)).get("train_config")
+    elif p.is_dir():
         files = checkpoint_files(p)
         weights = files[checkpoint] or find_weights(p)
         if files[checkpoint] is None:
@@ -647,7 +655,8 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
     dev = _pick_device(device, 0)
     if weights is not None:
         lifter = load_lifter(weights, overrides=overrides)
-        info["source"] = str(weights)
+        # a shipped model is named, not located (its install path is machine-specific)
+        info["source"] = f"shipped weights {str(source)!r}" if weights != p else str(weights)
         info["sha256"] = file_sha256(weights)
         try:
             from .checkpoints import read_checkpoint
