@@ -25,6 +25,12 @@ Protocols:
   JPMA with a root trajectory estimated from the 2D.
 * ``"paper"`` — the official evaluation: the test video's ground-truth action label is the prompt
   (§3.6) and JPMA adds the ground-truth root trajectory (§5.2).
+
+Speed: the sampler's denoiser takes ~95% of the time (the metrics, one batched float64 Procrustes per
+batch for all hypotheses, steps and aggregators, the rest). ``precision="bf16"`` samples with the lifter's
+bf16 copy (CLI ``--fast``; recorded in the report), ``workers`` scores batches in parallel threads. The
+noise is drawn in blocks of :data:`NOISE_BLOCK` windows, so neither ``batch_size`` nor ``workers`` changes
+the samples.
 """
 from __future__ import annotations
 
@@ -47,6 +53,8 @@ __all__ = [
     "PROTOCOLS",
     "AGGREGATORS",
     "ORACLE_LABEL",
+    "NOISE_BLOCK",
+    "PRECISIONS",
     "EvaluationReport",
     "evaluate",
     "evaluate_protocols",
@@ -157,7 +165,8 @@ class EvaluationReport:
             f"- Model: `{d['model']['source']}`"
             + (f" (sha256 {d['model']['sha256'][:12]}…)" if d["model"].get("sha256") else "")
             + f" — {d['model']['spec']}; H = {d['model']['hypotheses']} hypotheses, "
-            f"M = {d['model']['steps']} sampler steps, seed {d['seed']}",
+            f"M = {d['model']['steps']} sampler steps, seed {d['seed']}, "
+            f"{d['model'].get('precision', 'fp32')} sampling",
             f"- Data: {d['data']['description']}; {d['data']['sequences']} sequences, {d['data']['windows']} "
             f"windows of {d['data']['frames_per_window']} frames, {d['data']['frames']:.0f} frames scored "
             f"({d['windows']['mode']})",
@@ -167,7 +176,9 @@ class EvaluationReport:
         lines.append(f"- Columns marked **{ORACLE_LABEL}** choose hypotheses with the ground truth: diagnostics, "
                      "not results a deployed system could reach.")
         together = d.get("evaluated_with", [proto["name"]])
-        lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}"
+        smp = d.get("sampling") or {}
+        par = (f", {smp['workers']} worker threads" if smp.get("workers", 1) > 1 else "")
+        lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}{par}"
                      + (f" (one call for the protocols {', '.join(together)})." if len(together) > 1 else "."))
         lines.append("")
         head = "| step | " + " | ".join(_agg_header(a) for a in aggs) + " |"
@@ -225,8 +236,18 @@ def _json_default(o: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- computation
+NOISE_BLOCK = 8
+"""Windows per block of sampling noise. The noise is drawn from one generator per protocol pass in
+blocks of this many windows, in exactly the order sampler calls of ``NOISE_BLOCK`` windows draw it
+(batch size 8 was the default before batch size and noise were decoupled), so ``batch_size`` and
+``workers`` change the speed, never the samples (beyond float rounding of differently sized batches)."""
+
+PRECISIONS = ("fp32", "bf16")
+"""Sampling precisions of :func:`evaluate_protocols` (``precision=``; CLI ``--precision``, ``--fast``)."""
+
+
 class _Accumulator:
-    """Weighted sums per (group, aggregator, metric) for every step."""
+    """Weighted sums per (group, aggregator, metric), one entry per step."""
 
     def __init__(self, steps: int) -> None:
         self.m = steps
@@ -234,22 +255,21 @@ class _Accumulator:
         self.weights: dict[str, float] = {}
         self.missing: set[tuple[str, str]] = set()
 
-    def add(self, groups: Sequence[str], agg: str, metric: str, step: int, per_frame: Tensor, w: Tensor) -> None:
-        # per_frame, w: (B, T) float64
-        per_clip = (per_frame * w).sum(dim=1).tolist()
+    def add(self, groups: Sequence[str], agg: str, metric: str, per_clip: np.ndarray) -> None:
+        """``per_clip`` ``(B, M)``: the weighted per-frame sums of each clip at every step."""
         for g, v in zip(groups, per_clip):
             key = (g, agg, metric)
             if key not in self.sums:
                 self.sums[key] = np.zeros(self.m)
-            self.sums[key][step] += v
+            self.sums[key][:len(v)] += v
 
-    def add_weights(self, groups: Sequence[str], w: Tensor) -> None:
-        for g, v in zip(groups, w.sum(dim=1).tolist()):
+    def add_weights(self, groups: Sequence[str], w: np.ndarray) -> None:
+        for g, v in zip(groups, w.tolist()):
             self.weights[g] = self.weights.get(g, 0.0) + v
 
 
 def _per_frame_stats(err_joint: Tensor, pck_idx: list[int], with_pck: bool) -> dict[str, Tensor]:
-    """err_joint (B, T, J) metres → per-frame MPJPE (mm) and, for 3DHP, PCK/AUC (%)."""
+    """err_joint (..., T, J) metres → per-frame MPJPE (mm) and, for 3DHP, PCK/AUC (%)."""
     out = {"mpjpe_mm": err_joint.mean(-1) * 1000.0}
     if with_pck:
         from .metrics import AUC_THRESHOLDS
@@ -262,33 +282,192 @@ def _per_frame_stats(err_joint: Tensor, pck_idx: list[int], with_pck: bool) -> d
 
 
 def _aligned_errors(poses: Tensor, gt: Tensor) -> Tensor:
-    """Per-joint errors after per-frame similarity Procrustes: poses (..., T, J, 3), gt broadcastable."""
-    from .metrics import procrustes_align
+    """Per-joint distances (float64) after per-pose similarity Procrustes alignment, as
+    ``‖procrustes_align(poses, gt) − gt‖`` (:func:`posediff.metrics.procrustes_align`, same SVD, same
+    reflection fix), computed for all poses in one batched float64 SVD.
 
-    g = gt.expand_as(poses)
-    return torch.linalg.vector_norm(procrustes_align(poses, g, validate=False) - g, dim=-1)
+    ``poses`` ``(..., J, D)``; ``gt`` broadcastable to it and not expanded: its centring and norm are
+    computed once per ground-truth pose. With ``t = μ_gt − a·μ_p·R`` the residual of the aligned pose is
+    ``a·(p − μ_p)·R − (gt − μ_gt) = ‖gt₀‖·(ΣS·p̂₀·R − ĝt₀)`` (hats: centred and divided by their Frobenius
+    norm), so the aligned pose itself is never formed.
+    """
+    p = poses.to(torch.float64)
+    y = gt.to(torch.float64)
+    x0 = y - y.mean(dim=-2, keepdim=True)
+    y0 = p - p.mean(dim=-2, keepdim=True)
+    # as procrustes_align: norms clamped at 1e-12 (a degenerate pose aligns to the target's centroid)
+    norm_x = torch.sqrt((x0 * x0).sum(dim=(-2, -1), keepdim=True)).clamp(min=1e-12)
+    norm_y = torch.sqrt((y0 * y0).sum(dim=(-2, -1), keepdim=True)).clamp(min=1e-12)
+    x0 = x0 / norm_x
+    y0 = y0 / norm_y
+    h = torch.einsum("...ji,...jk->...ik", x0, y0)  # x0ᵀ·y0 (3, 3)
+    u, s, vt = torch.linalg.svd(h)
+    r = vt.transpose(-1, -2) @ u.transpose(-1, -2)
+    sign = torch.sign(torch.linalg.det(r))
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    if bool((sign < 0).any()):  # no reflections: flip the last column of V and the last singular value
+        fix = torch.ones_like(s)
+        fix[..., -1] = sign
+        s = s * fix
+        r = (vt.transpose(-1, -2) * fix.unsqueeze(-2)) @ u.transpose(-1, -2)
+    trace = s.sum(dim=-1)[..., None, None]
+    return torch.linalg.vector_norm(trace * (y0 @ r) - x0, dim=-1) * norm_x[..., 0]
 
 
-def _sample_batches(lifter, rows: list[dict], actions: list[Optional[str]], batch_size: int,
-                    hypotheses: Optional[int], steps: Optional[int], seed: int, progress: bool):
-    gen = torch.Generator().manual_seed(seed)
+class _NoiseStream:
+    """The sampler's noise for consecutive windows of one protocol pass (see :data:`NOISE_BLOCK`).
+
+    ``take(n)`` returns the ``draws`` of the next ``n`` windows, as the sampler would draw them with
+    ``generator`` in calls of ``NOISE_BLOCK`` windows: per block, ``n_draws`` tensors of shape
+    ``(block, *shape)`` one after the other."""
+
+    def __init__(self, seed: int, total: int, n_draws: int, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+        self.left = total
+        self.n_draws = n_draws
+        self.shape = shape
+        self.dtype = dtype
+        self.buf: list[Tensor] = []  # per draw, the drawn windows not taken yet (n, *shape)
+
+    def take(self, n: int) -> list[Tensor]:
+        have = self.buf[0].shape[0] if self.buf else 0
+        parts: list[list[Tensor]] = [[b] for b in self.buf] if self.buf else [[] for _ in range(self.n_draws)]
+        while have < n:
+            nb = min(NOISE_BLOCK, self.left)
+            if nb <= 0:
+                raise RuntimeError("noise stream exhausted")  # pragma: no cover - callers take exactly `total`
+            self.left -= nb
+            for i in range(self.n_draws):
+                parts[i].append(torch.randn((nb, *self.shape), generator=self.gen, dtype=self.dtype))
+            have += nb
+        out, self.buf = [], []
+        for i in range(self.n_draws):
+            d = parts[i][0] if len(parts[i]) == 1 else torch.cat(parts[i])
+            out.append(d[:n])
+            if d.shape[0] > n:
+                self.buf.append(d[n:])
+        return out
+
+
+def _replay_draws(lifter, steps: Optional[int]) -> Optional[int]:
+    """How many noise tensors one sampler call draws (DDIM: one per step), or None when the sampler
+    cannot replay recorded noise (then the generator is passed on and batches draw their own)."""
+    sampler = lifter.sampler
+    if not hasattr(sampler, "time_pairs"):
+        return None
+    import inspect
+
+    if "draws" not in inspect.signature(lifter.sample).parameters:
+        return None  # pragma: no cover - PoseLifter.sample takes draws
+    return len(sampler.time_pairs(steps))
+
+
+@dataclass
+class _Context:
+    """What scoring a batch needs (read-only; shared by the worker threads)."""
+
+    lifter: Any
+    H: int
+    M: int
+    root_joint: int
+    pck_idx: list[int]
+    is_3dhp: bool
+    metrics: list[str]
+    has_root: bool
+    has_camera: bool
+    jpma: dict[str, Any]
+    seq_groups: list[str]
+
+
+def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], draws: Optional[list[Tensor]],
+                 generator: Optional[torch.Generator], protocols: Sequence[str]) -> dict[str, Any]:
+    """Sample one batch of windows and score it for every protocol of a pass.
+
+    Returns ``{"groups", "w" (B,) frame weights, "stats": {protocol: {(agg, metric): (B, M) weighted
+    per-clip sums}}}``; every aggregator and step is computed in one batched pass (all hypotheses,
+    the mean and the JPMA poses of all steps go through one float64 Procrustes call)."""
+    lifter = ctx.lifter
     dev = next(lifter.parameters()).device
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    x2d_in = torch.stack([r["x2d"] for r in chunk]).to(dev)
+    hyps = lifter.sample(x2d_in, actions=None if all(a is None for a in acts) else acts, generator=generator,
+                         hypotheses=ctx.H, steps=ctx.M, draws=draws)
+    hyps = hyps.detach().to("cpu", torch.float64)  # (B, M, H, T, J, 3)
+    b, m_here, h_n, t_n, j_n, _ = hyps.shape
+    gt = torch.stack([r["x3d"] for r in chunk]).double()
+    gt[..., ctx.root_joint, :] = 0.0
+    w = torch.stack([r["weights"] for r in chunk]).double()
+    groups = [ctx.seq_groups[r["seq"]] for r in chunk]
+    wn = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
 
-        bar = tqdm(total=len(rows), unit="win", desc="evaluate", dynamic_ncols=True)
-    for b0 in range(0, len(rows), batch_size):
-        chunk = rows[b0:b0 + batch_size]
-        acts = actions[b0:b0 + batch_size]
-        x2d = torch.stack([r["x2d"] for r in chunk]).to(dev)
-        hyps = lifter.sample(x2d, actions=None if all(a is None for a in acts) else acts, generator=gen,
-                             hypotheses=hypotheses, steps=steps)
-        if bar is not None:
-            bar.update(len(chunk))
-        yield b0, chunk, hyps.detach().to("cpu", torch.float64)
-    if bar is not None:
-        bar.close()
+    # every pose to score, stacked along the hypothesis axis: H hypotheses, the mean, one JPMA pose per protocol
+    extra = [hyps.mean(dim=2)]
+    jagg_at: dict[str, int] = {}
+    if ctx.has_camera:
+        x2d = torch.stack([r["x2d"] for r in chunk]).double()
+        cam = torch.stack([r["camera"] for r in chunk]).double()
+        root = torch.stack([r["root"] for r in chunk]).double() if ctx.has_root else None
+        flat = hyps.reshape(b * m_here, h_n, t_n, j_n, 3)
+
+        def per_step(x: Tensor) -> Tensor:
+            return x.repeat_interleave(m_here, dim=0)
+
+        for p in protocols:
+            pose = ctx.jpma[p](flat, x2d=per_step(x2d), camera=per_step(cam),
+                               root=per_step(root) if p == "paper" else None)
+            jagg_at[p] = h_n + len(extra)
+            extra.append(pose.reshape(b, m_here, t_n, j_n, 3))
+    poses = torch.cat([hyps, torch.stack(extra, dim=2)], dim=2)  # (B, M, H + E, T, J, 3)
+    g = gt[:, None, None]
+    err = torch.linalg.vector_norm(poses - g, dim=-1)  # (B, M, H + E, T, J)
+    aerr = _aligned_errors(poses, g)
+    err_h, aerr_h = err[:, :, :h_n], aerr[:, :, :h_n]
+
+    def choose(e: Tensor, pick: Tensor) -> Tensor:  # e (B, M, H, T, J), pick (B, M)
+        return torch.take_along_dim(e, pick[:, :, None, None, None], dim=2).squeeze(2)
+
+    def p_mpjpe(a: Tensor) -> Tensor:
+        return a.mean(-1) * 1000.0
+
+    shared: dict[str, dict[str, Tensor]] = {}
+    # P-Agg: the mean hypothesis (P-MPJPE aligns the mean pose)
+    shared["P-Agg"] = _per_frame_stats(err[:, :, h_n], ctx.pck_idx, ctx.is_3dhp)
+    shared["P-Agg"]["p_mpjpe_mm"] = p_mpjpe(aerr[:, :, h_n])
+    # P-Best: one hypothesis per window, chosen by its frame-weighted error (oracle)
+    pick = (err_h.mean(-1) * wn[:, None, None]).sum(-1).argmin(dim=2)  # (B, M)
+    shared["P-Best"] = _per_frame_stats(choose(err_h, pick), ctx.pck_idx, ctx.is_3dhp)
+    pick2 = (aerr_h.mean(-1) * wn[:, None, None]).sum(-1).argmin(dim=2)
+    shared["P-Best"]["p_mpjpe_mm"] = p_mpjpe(choose(aerr_h, pick2))
+    # J-Best: per joint (oracle); P-MPJPE: per-joint minimum of the aligned errors (official)
+    shared["J-Best"] = _per_frame_stats(err_h.min(dim=2).values, ctx.pck_idx, ctx.is_3dhp)
+    shared["J-Best"]["p_mpjpe_mm"] = p_mpjpe(aerr_h.min(dim=2).values)
+
+    wb = w[:, None, :]
+
+    def sums(st: dict[str, dict[str, Tensor]]) -> dict[tuple[str, str], np.ndarray]:
+        return {(agg, metric): (vals[metric] * wb).sum(dim=-1).numpy()
+                for agg, vals in st.items() for metric in ctx.metrics}
+
+    shared_sums = sums(shared)
+    stats: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+    for p in protocols:
+        st = dict(shared_sums)
+        if p in jagg_at:
+            i = jagg_at[p]
+            ja = _per_frame_stats(err[:, :, i], ctx.pck_idx, ctx.is_3dhp)
+            ja["p_mpjpe_mm"] = p_mpjpe(aerr[:, :, i])
+            st.update(sums({"J-Agg": ja}))
+        stats[p] = st
+    return {"groups": groups, "w": w.sum(dim=1).numpy(), "stats": stats, "windows": b}
+
+
+def _resolve_workers(workers: int, lifter) -> int:
+    """``workers`` (0 = auto: on CPU one per intra-op thread torch would use, else 1)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise InputError(f"workers must be an int >= 0 (0 = auto); got {workers!r}")
+    if workers:
+        return workers
+    dev = next(lifter.parameters()).device
+    return max(1, torch.get_num_threads()) if dev.type == "cpu" else 1
 
 
 def _windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
@@ -338,6 +517,8 @@ def evaluate(
     notes: Sequence[str] = (),
     progress: bool = False,
     model_info: Optional[Mapping[str, Any]] = None,
+    precision: Optional[str] = None,
+    workers: int = 1,
 ) -> EvaluationReport:
     """Evaluate a lifter on the windows of a data set under one protocol.
 
@@ -347,7 +528,8 @@ def evaluate(
             are converted to the lifter's (cross-dataset, e.g. 3DHP for an H36M model).
         protocol: ``"deployable"`` or ``"paper"`` (see :data:`PROTOCOLS`).
         hypotheses, steps: H and M (default: the lifter's sampler settings).
-        batch_size: Windows per sampler call (no effect on the numbers).
+        batch_size: Windows per sampler call: speed only, the samples do not depend on it (the noise is
+            drawn in blocks of :data:`NOISE_BLOCK` windows whatever the batch size).
         seed: Seed of the sampling noise.
         official_overlap: Count frames in the overlap of a sequence's last window twice (official).
         max_windows: Evaluate at most this many windows, evenly spread over the data (0 = all).
@@ -356,6 +538,15 @@ def evaluate(
         notes: Extra lines for the report.
         progress: Show a progress bar.
         model_info: Extra entries for the report's ``model`` section (e.g. ``{"sha256": ...}``).
+        precision: Sampling precision for this call: ``"fp32"`` (the reference), ``"bf16"`` (the lifter's
+            fast path, :meth:`~posediff.lifter.PoseLifter.fast_sampling`: a bf16 copy of the denoiser,
+            several times faster on CPUs with bf16 matmul units, AVX512-BF16 / AMX) or ``None`` (the
+            lifter's own setting). The lifter's setting is restored afterwards; the report records the
+            precision used (``data["sampling"]["precision"]``, also ``data["model"]["precision"]``).
+        workers: Batches scored in parallel threads, each with one intra-op thread (0 = one per thread
+            torch would use on CPU, 1 on GPU; with more than one, torch's intra-op thread count is 1 for
+            the duration of the call). Speed only: the noise of every window is drawn in the sequential
+            order and the batches are collected in order, so the numbers do not change.
 
     Returns:
         An :class:`EvaluationReport`.
@@ -368,7 +559,8 @@ def evaluate(
     reports = evaluate_protocols(lifter, dataset, protocols=[protocol], hypotheses=hypotheses, steps=steps,
                                  batch_size=batch_size, seed=seed, official_overlap=official_overlap,
                                  max_windows=max_windows, data_description=data_description, source=source,
-                                 notes=notes, progress=progress, model_info=model_info)
+                                 notes=notes, progress=progress, model_info=model_info, precision=precision,
+                                 workers=workers)
     return reports[protocol]
 
 
@@ -388,10 +580,12 @@ def evaluate_protocols(
     notes: Sequence[str] = (),
     progress: bool = False,
     model_info: Optional[Mapping[str, Any]] = None,
+    precision: Optional[str] = None,
+    workers: int = 1,
 ) -> dict[str, EvaluationReport]:
     """Like :func:`evaluate` for several protocols; the hypotheses are sampled once when the protocols
     give the model the same input (e.g. a model without prompts), so the protocols are compared on
-    identical samples.
+    identical samples. ``precision`` and ``workers`` as in :func:`evaluate`.
 
     Returns:
         ``{protocol: EvaluationReport}``.
@@ -404,8 +598,11 @@ def evaluate_protocols(
     for p in protocols:
         if p not in PROTOCOLS:
             raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {p!r}")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be >= 1; got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    if precision is not None and precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {list(PRECISIONS)} (or None: the model's own); got {precision!r}")
+    n_workers = _resolve_workers(workers, lifter)
     from .data.sample import Dataset, Sequence as _Seq
 
     if not isinstance(dataset, Dataset):
@@ -455,56 +652,95 @@ def evaluate_protocols(
 
     accs = {p: _Accumulator(M) for p in protocols}
     jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
-    for group_protocols in passes:
-        first = group_protocols[0]
-        for b0, chunk, hyps in _sample_batches(lifter, rows, action_lists[first], batch_size, H, M, seed,
-                                               progress):
-            gt = torch.stack([r["x3d"] for r in chunk]).double()
-            gt[..., lifter.skeleton.root, :] = 0.0
-            w = torch.stack([r["weights"] for r in chunk]).double()
-            x2d = torch.stack([r["x2d"] for r in chunk]).double()
-            root = torch.stack([r["root"] for r in chunk]).double() if has_root else None
-            cam = torch.stack([r["camera"] for r in chunk]).double() if has_camera else None
-            groups = [seq_groups[r["seq"]] for r in chunk]
-            m_here = hyps.shape[1]
-            # oracle and mean aggregations do not depend on the protocol: compute once per pass
-            shared: list[dict[str, dict[str, Tensor]]] = []
-            for m in range(m_here):
-                h = hyps[:, m]  # (B, H, T, J, 3)
-                err_h = torch.linalg.vector_norm(h - gt[:, None], dim=-1)  # (B, H, T, J)
-                aerr_h = _aligned_errors(h, gt[:, None])  # (B, H, T, J)
-                wn = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
-                stats: dict[str, dict[str, Tensor]] = {}
-                mean_pose = h.mean(dim=1)
-                e = torch.linalg.vector_norm(mean_pose - gt, dim=-1)
-                stats["P-Agg"] = _per_frame_stats(e, pck_idx, is_3dhp)
-                stats["P-Agg"]["p_mpjpe_mm"] = _aligned_errors(mean_pose, gt).mean(-1) * 1000.0
-                # P-Best: one hypothesis per window, chosen by its frame-weighted error (oracle)
-                pick = (err_h.mean(-1) * wn[:, None]).sum(-1).argmin(dim=1)  # (B,)
-                e = err_h[torch.arange(len(chunk)), pick]
-                stats["P-Best"] = _per_frame_stats(e, pck_idx, is_3dhp)
-                pick2 = (aerr_h.mean(-1) * wn[:, None]).sum(-1).argmin(dim=1)
-                stats["P-Best"]["p_mpjpe_mm"] = aerr_h[torch.arange(len(chunk)), pick2].mean(-1) * 1000.0
-                # J-Best: per joint (oracle); P-MPJPE: per-joint minimum of the aligned errors (official)
-                stats["J-Best"] = _per_frame_stats(err_h.min(dim=1).values, pck_idx, is_3dhp)
-                stats["J-Best"]["p_mpjpe_mm"] = aerr_h.min(dim=1).values.mean(-1) * 1000.0
-                shared.append(stats)
-            for p in group_protocols:
-                acc = accs[p]
-                acc.add_weights(groups, w)
-                for m in range(m_here):
-                    stats = dict(shared[m])
-                    if cam is not None:
-                        pose = jpma[p](hyps[:, m], x2d=x2d, camera=cam, root=root if p == "paper" else None)
-                        e = torch.linalg.vector_norm(pose - gt, dim=-1)
-                        st = _per_frame_stats(e, pck_idx, is_3dhp)
-                        st["p_mpjpe_mm"] = _aligned_errors(pose, gt).mean(-1) * 1000.0
-                        stats["J-Agg"] = st
-                    else:
-                        acc.missing.add(("J-Agg", "camera"))
-                    for agg, st in stats.items():
-                        for metric in metrics:
-                            acc.add(groups, agg, metric, m, st[metric], w)
+    ctx = _Context(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
+                   metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups)
+    n_draws = _replay_draws(lifter, M)
+    if n_draws is None:
+        n_workers = 1  # batches draw their own noise from one generator: sequential only
+    n_workers = min(n_workers, len(passes) * math.ceil(len(rows) / batch_size))
+    previous = (lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels)
+    if precision is not None:
+        lifter.fast_sampling(precision, compile=lifter.compile_sampling, fuse=lifter.fuse_kernels,
+                             block_rows=lifter.block_rows)
+    used_precision = str(lifter.precision)
+    threads = torch.get_num_threads()
+
+    def tasks():
+        """(pass protocols, windows, labels, draws, generator) per batch, noise drawn in pass order."""
+        for group_protocols in passes:
+            acts_all = action_lists[group_protocols[0]]
+            if n_draws is not None:
+                shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
+                noise = _NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
+                gen = None
+            else:
+                noise, gen = None, torch.Generator().manual_seed(seed)
+            for b0 in range(0, len(rows), batch_size):
+                chunk = rows[b0:b0 + batch_size]
+                draws = noise.take(len(chunk)) if noise is not None else None
+                yield group_protocols, chunk, acts_all[b0:b0 + batch_size], draws, gen
+
+    def collect(group_protocols: Sequence[str], res: dict[str, Any]) -> None:
+        for p in group_protocols:
+            acc = accs[p]
+            acc.add_weights(res["groups"], res["w"])
+            if not has_camera:
+                acc.missing.add(("J-Agg", "camera"))
+            for (agg, metric), per_clip in res["stats"][p].items():
+                acc.add(res["groups"], agg, metric, per_clip)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(rows) * len(passes), unit="win", desc="evaluate", dynamic_ncols=True)
+    try:
+        if n_workers <= 1:
+            for group_protocols, chunk, acts, draws, gen in tasks():
+                collect(group_protocols, _score_batch(ctx, chunk, acts, draws, gen, group_protocols))
+                if bar is not None:
+                    bar.update(len(chunk))
+        else:
+            from collections import deque
+            from concurrent.futures import ThreadPoolExecutor
+
+            # one intra-op thread per worker: the workers share the cores instead of every small op
+            # splitting itself across them (results are collected in batch order, so they do not depend
+            # on the scheduling)
+            torch.set_num_threads(1)
+            if hasattr(lifter, "_sampling_runner"):
+                with torch.no_grad():
+                    lifter._sampling_runner()  # build the reduced-precision copy once, before the threads
+            pending: deque = deque()
+            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="posediff-eval") as pool:
+                for task in tasks():
+                    group_protocols, chunk, acts, draws, gen = task
+                    pending.append((group_protocols, pool.submit(_score_batch, ctx, chunk, acts, draws, gen,
+                                                                 group_protocols)))
+                    while len(pending) > 2 * n_workers:
+                        gp, fut = pending.popleft()
+                        res = fut.result()
+                        collect(gp, res)
+                        if bar is not None:
+                            bar.update(res["windows"])
+                while pending:
+                    gp, fut = pending.popleft()
+                    res = fut.result()
+                    collect(gp, res)
+                    if bar is not None:
+                        bar.update(res["windows"])
+    finally:
+        torch.set_num_threads(threads)
+        lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels = previous
+        if bar is not None:
+            bar.close()
+    sampling = {"precision": used_precision, "batch_size": batch_size, "workers": n_workers,
+                "threads": 1 if n_workers > 1 else threads,
+                "noise": f"drawn in blocks of {NOISE_BLOCK} windows (independent of batch size and workers)"
+                if n_draws is not None else f"drawn per sampler call of {batch_size} windows"}
+    if used_precision == "bf16":
+        base_notes.append("sampled in bf16 (precision='bf16', CLI --fast): a bf16 copy of the denoiser, fp32 input "
+                          "stage, output head, prompts and sampler arithmetic; fp32 is the reference precision")
 
     wall = time.monotonic() - t0
     reports = {}
@@ -520,7 +756,7 @@ def evaluate_protocols(
                            "not depend on the action label), so one set of samples serves every protocol")
         reports[p] = _build_report(
             lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
-            p_notes, wall, model_info, protocols,
+            p_notes, wall, model_info, protocols, sampling,
         )
     return reports
 
@@ -543,7 +779,8 @@ def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequ
 def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
                   ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
                   notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
-                  evaluated_with: Optional[Sequence[str]] = None) -> EvaluationReport:
+                  evaluated_with: Optional[Sequence[str]] = None,
+                  sampling: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
     group_names = list(acc.weights)
     results: dict[str, dict[str, dict]] = {}
     for agg in AGGREGATORS:
@@ -572,6 +809,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
                     f"{len(spec.get('fusion', []))} fusion site(s), sampler {sampler.get('name')}",
             "source": source or "(in memory)",
             "hypotheses": H, "steps": M,
+            "precision": (sampling or {}).get("precision", str(getattr(lifter, "precision", "fp32"))),
             "skeleton": lifter.skeleton.name, "frames": lifter.frames,
             **dict(model_info or {}),
         },
@@ -588,6 +826,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
                     if official_overlap else "non-overlapping weights: every frame counted once",
         },
         "seed": seed,
+        "sampling": dict(sampling or {}),
         "aggregators": {a: dict(v) for a, v in AGGREGATORS.items() if a in results},
         "metrics": metrics,
         "metric_definitions": {m: METRICS[m]["label"] for m in metrics},

@@ -225,3 +225,102 @@ def test_held_out_is_recognised_by_the_data_not_its_path():
     synth = {"data": "synthetic:subjects=3,seed=0", "train_subjects": ["synth-0"]}
     desc, _ = describe_data("synthetic:subjects=3,seed=1", ["synth-2"], synth)
     assert "cross-dataset" in desc
+
+
+# --------------------------------------------------------------------------- speed paths (issue 10)
+def test_aligned_errors_match_procrustes_align():
+    # the evaluation's batched Procrustes (gt broadcast, aligned pose never formed) equals metrics.procrustes_align
+    from posediff.evaluation import _aligned_errors
+
+    g = torch.Generator().manual_seed(0)
+    p = torch.randn(3, 2, 4, 5, 17, 3, generator=g, dtype=torch.float64) * 0.3
+    y = torch.randn(3, 1, 1, 5, 17, 3, generator=g, dtype=torch.float64) * 0.3
+    p[0, 0, 0, 0] = 0.25  # degenerate pose (all joints equal)
+    p[1, 0, 0, 0] = y[1, 0, 0, 0] * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)  # mirror: det R < 0 fix
+    p[2, 1, 3] = 2.0 * y[2, 0, 0] + 0.1  # exact similarity: zero error
+    ref = torch.linalg.vector_norm(metrics.procrustes_align(p, y.expand_as(p), validate=False) - y, dim=-1)
+    new = _aligned_errors(p, y)
+    assert new.shape == ref.shape == (3, 2, 4, 5, 17)
+    assert torch.allclose(new, ref, rtol=0, atol=1e-9)
+    assert float(new[2, 1, 3].abs().max()) < 1e-9
+    # P-MPJPE of the metrics module, per pose
+    assert torch.allclose(new.mean(-1), metrics.p_mpjpe(p, y.expand_as(p), reduction="pose"), rtol=0, atol=1e-9)
+
+
+def test_noise_stream_replays_the_sampler_draws(finepose):
+    # noise drawn in blocks of NOISE_BLOCK windows, in the order the sampler's own calls draw it: with a
+    # row-wise denoiser the samples are bit-identical whatever the batches the stream is taken in
+    from posediff.evaluation import NOISE_BLOCK, _NoiseStream, _replay_draws
+
+    sampler, perm = finepose.sampler, finepose.skeleton.flip_permutation
+
+    def denoise(x2d_k, y_k, t_k):
+        return 0.5 * y_k + 0.1 * x2d_k.sum(-1, keepdim=True) + 1e-4 * t_k[..., None, None, None]
+
+    n = NOISE_BLOCK + 5
+    x = torch.randn(n, finepose.frames, 17, 2, generator=torch.Generator().manual_seed(1)) * 0.3
+    gen = torch.Generator().manual_seed(4)
+    direct = torch.cat([sampler.sample(denoise, x[b0:b0 + NOISE_BLOCK], flip_permutation=perm, generator=gen)
+                        for b0 in range(0, n, NOISE_BLOCK)])
+    stream = _NoiseStream(4, n, _replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
+    parts = [sampler.sample(denoise, x[b0:b1], flip_permutation=perm, draws=stream.take(b1 - b0))
+             for b0, b1 in ((0, 3), (3, 12), (12, n))]
+    assert torch.equal(torch.cat(parts), direct)
+    # and through the lifter (fp32 denoiser: equal up to float rounding of other batch sizes)
+    gen = torch.Generator().manual_seed(4)
+    ref = finepose.sample(x[:NOISE_BLOCK], generator=gen)
+    stream = _NoiseStream(4, n, _replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
+    got = torch.cat([finepose.sample(x[b0:b1], draws=stream.take(b1 - b0)) for b0, b1 in ((0, 5), (5, 8))])
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_batch_size_and_workers_do_not_change_numbers(finepose, synth):
+    ref = evaluate_protocols(finepose, synth, seed=2)
+    threads = torch.get_num_threads()
+    for kw in ({"batch_size": 1}, {"batch_size": 4, "workers": 2}, {"batch_size": 64, "workers": 3}):
+        reps = evaluate_protocols(finepose, synth, seed=2, **kw)
+        assert torch.get_num_threads() == threads  # restored after the worker threads
+        for p in ("deployable", "paper"):
+            assert reps[p].data["sampling"]["workers"] == min(kw.get("workers", 1), -(-6 // kw["batch_size"]) * 2)
+            for agg, res in ref[p].data["results"].items():
+                for metric, r in res.items():
+                    got = reps[p].data["results"][agg][metric]
+                    assert got["all_frames"] == pytest.approx(r["all_frames"], rel=1e-6, abs=1e-6)
+                    for grp, vals in r["groups"].items():
+                        assert got["groups"][grp] == pytest.approx(vals, rel=1e-6, abs=1e-6)
+    with pytest.raises(InputError):
+        evaluate(finepose, synth, workers=-1)
+    with pytest.raises(InputError):
+        evaluate(finepose, synth, batch_size=0)
+
+
+def test_precision_is_an_option_and_recorded(d3dp, synth):
+    assert d3dp.precision == "fp32"
+    ref = evaluate(d3dp, synth, seed=1)
+    assert ref.data["sampling"]["precision"] == ref.data["model"]["precision"] == "fp32"
+    assert "fp32 sampling" in ref.to_markdown()
+    fast = evaluate(d3dp, synth, seed=1, precision="bf16")
+    assert d3dp.precision == "fp32"  # the lifter's own setting is restored
+    assert fast.data["sampling"]["precision"] == fast.data["model"]["precision"] == "bf16"
+    assert any("bf16" in n for n in fast.data["notes"]) and "bf16 sampling" in fast.to_markdown()
+    # same noise, reduced precision: close to, not equal to, the fp32 numbers
+    a, b = ref.value("P-Agg"), fast.value("P-Agg")
+    assert a != b and b == pytest.approx(a, rel=0.05)
+    with pytest.raises(InputError):
+        evaluate(d3dp, synth, precision="fp16")
+
+
+def test_cli_evaluate_fast(tmp_path, capsys):
+    from posediff.cli import main
+
+    out = tmp_path / "eval"
+    args = ["evaluate", "d3dp-tiny", "--data", "synthetic:subjects=2,frames=27,cameras=1", "--hypotheses", "2",
+            "--steps", "1", "--max-windows", "2", "--out", str(out), "--quiet"]
+    assert main(args + ["--fast", "--workers", "2", "--batch-size", "1"]) == 0
+    rep = json.loads((out / "synthetic-synth-1-deployable.json").read_text())
+    assert rep["sampling"]["precision"] == rep["model"]["precision"] == "bf16"
+    assert rep["sampling"]["workers"] == 2 and rep["sampling"]["batch_size"] == 1
+    assert main(args + ["--precision", "fp32", "--name", "ref"]) == 0
+    assert json.loads((out / "ref.json").read_text())["sampling"]["precision"] == "fp32"
+    assert main(args + ["--fast", "--precision", "fp32"]) != 0
+    capsys.readouterr()
