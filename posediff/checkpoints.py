@@ -21,7 +21,8 @@ import torch
 
 from .errors import CheckpointError
 
-__all__ = ["save_checkpoint", "read_checkpoint", "save_lifter", "load_lifter", "load_state_into", "file_sha256"]
+__all__ = ["save_checkpoint", "read_checkpoint", "save_lifter", "load_lifter", "load_state_into", "file_sha256",
+           "tensors_digest", "regenerable_keys"]
 
 FORMAT = "posediff"
 
@@ -33,6 +34,36 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def tensors_digest(state: Mapping[str, torch.Tensor], keys) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of ``state[k]`` for ``k`` in sorted ``keys``."""
+    h = hashlib.sha256()
+    for k in sorted(keys):
+        t = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def regenerable_keys(lifter, spec: Mapping[str, Any]) -> list[str]:
+    """Frozen tensors of ``lifter`` that building ``spec`` afresh reproduces bit for bit.
+
+    Such tensors (e.g. the seeded offline text tower, whose token table alone is 6.3 M values) need not be
+    stored: a checkpoint lists them under ``"regenerated"`` with their digest, and :func:`load_lifter`
+    rebuilds them from the spec and checks the digest. The spec is built twice under different global seeds,
+    so only tensors that do not depend on the global random state qualify.
+    """
+    from .build import build
+
+    frozen = {n for n, p in lifter.named_parameters() if not p.requires_grad}
+    frozen |= {n for n, _ in lifter.named_buffers()} & set(lifter.state_dict())
+    own = lifter.state_dict()
+    states = []
+    for seed in (12345, 54321):
+        torch.manual_seed(seed)
+        states.append(build(dict(spec)).state_dict())
+    return sorted(k for k in frozen if k in states[0] and all(torch.equal(st[k], own[k]) for st in states))
 
 
 def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
@@ -155,10 +186,23 @@ def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None):
     _state_dict_of(data, path)
     lifter = build(data["spec"], overrides=overrides)
     state = data["state_dict"]
+    regen = data.get("regenerated") or {}
+    regen_keys = set(regen.get("keys", []))
+    if regen_keys:
+        own = lifter.state_dict()
+        absent = sorted(regen_keys - set(own))
+        if absent or tensors_digest(own, regen_keys) != regen.get("sha256"):
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} stores {len(regen_keys)} frozen tensors as 'rebuilt from the spec', but "
+                "this build of the spec gives other values (different PyTorch random generator or posediff "
+                f"initialisation{'; missing ' + str(absent[:3]) if absent else ''}): the model would not be the "
+                "one that was saved"
+            )
     result = lifter.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    missing = [k for k in result.missing_keys if k not in regen_keys]
+    if missing or result.unexpected_keys:
         raise CheckpointError(
-            f"checkpoint {str(path)!r}: missing keys {list(result.missing_keys)[:5]}, "
+            f"checkpoint {str(path)!r}: missing keys {missing[:5]}, "
             f"unexpected {list(result.unexpected_keys)[:5]}"
         )
     lifter.eval()

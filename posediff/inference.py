@@ -572,14 +572,18 @@ def _resolve_lifter(weights, lifter, overrides):
             model = build(lifter, overrides=overrides)
             return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "untrained": True}
         raise InputError(f"lifter must be a PoseLifter, a preset name or a spec; got {type(lifter).__name__}")
-    if weights is None:
-        raise InputError(
-            "lift() needs a model: weights='path/to/checkpoint.pt' (posediff format), weights='demo' (the "
-            "bundled small demo model), or lifter=<PoseLifter>"
-        )
     from .checkpoints import load_lifter
+    from .weights import DEFAULT_WEIGHTS, is_weights_name, list_weights, weights_path
 
-    path = demo_checkpoint_path() if str(weights) == "demo" else Path(weights)
+    if weights is None:
+        if not list_weights():
+            raise InputError(
+                "lift() needs a model: this installation ships no trained weights, so pass "
+                "weights='path/to/checkpoint.pt' (posediff format), weights='demo' (the bundled synthetic-data "
+                "model), or lifter=<PoseLifter>"
+            )
+        weights = DEFAULT_WEIGHTS
+    path = weights_path(weights) if is_weights_name(weights) else Path(weights)
     model = load_lifter(path, overrides=overrides)
     return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "weights": str(weights)}
 
@@ -646,7 +650,9 @@ def lift(
         keypoints: ``(N, J, 2|3)`` one person or ``(C, N, J, 2|3)`` C people (numpy or torch; a third
             channel is a confidence), a :class:`~posediff.data.formats.Keypoints2D`, or a keypoint file /
             OpenPose JSON folder.
-        weights: posediff checkpoint path, or ``"demo"`` for the bundled small model.
+        weights: posediff checkpoint path, a shipped model (``"h36m"`` = ``"finepose-small-h36m"``, trained on
+            Human3.6M; see :mod:`posediff.weights`), or ``"demo"`` for the synthetic-data demo model.
+            Default (None, no ``lifter``): the shipped ``"h36m"`` model.
         lifter: A built :class:`~posediff.lifter.PoseLifter` (instead of ``weights``); a preset name builds
             an untrained model (for tests).
         format: Joint layout of ``keypoints``: ``"coco17"``/``"coco-17"``, ``"h36m-17"``, ``"3dhp-17"``,

@@ -36,10 +36,17 @@ def main(argv=None) -> int:
     ap.add_argument("--cameras", type=int, default=1, help="cameras per sequence (first N)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="sampling precision (bf16: the fast path, see docs/performance.md)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    from posediff.checkpoints import load_lifter
+    from posediff.weights import is_weights_name, weights_path
+
+    path = weights_path(args.weights) if is_weights_name(args.weights) else Path(args.weights)
+    model = load_lifter(path, overrides={"lifter.precision": args.precision})
     ds = load_dataset(f"h36m:{args.data}", ["S8"], role="val")
     by_seq = defaultdict(list)
     for s in ds:
@@ -53,8 +60,7 @@ def main(argv=None) -> int:
                 n = min(args.frames, seq.num_frames)
                 kp = detector_like_keypoints(seq, noise_px=noise, drop=args.drop, seed=args.seed + 100 * k + c,
                                              frames=n)
-                res = posediff.lift(kp, weights=args.weights, format="coco17", image_size=seq.image_size,
-                                    seed=args.seed)
+                res = posediff.lift(kp, lifter=model, format="coco17", image_size=seq.image_size, seed=args.seed)
                 pred = torch.as_tensor(res.poses3d, dtype=torch.float64)
                 gt = torch.as_tensor(seq.x3d[:n], dtype=torch.float64)
                 pred = pred - pred[:, :1]
@@ -70,7 +76,7 @@ def main(argv=None) -> int:
                      "per_action": table})
         print(f"noise {noise:g} px, drop {args.drop:g}: MPJPE {rows[-1]['mpjpe_mm']:.1f} mm, "
               f"P-MPJPE {rows[-1]['p_mpjpe_mm']:.1f} mm ({res.aggregator_used})", flush=True)
-    out = {"weights": args.weights, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",
+    out = {"weights": args.weights, "precision": args.precision, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",
            "clips": f"first {args.frames} frames of every S8 sequence, first {args.cameras} camera(s)",
            "input": "COCO-17 pixels from the ground-truth projection, Gaussian noise, dropped joints "
                     "(confidence 0), no camera; posediff.lift defaults", "seed": args.seed,

@@ -24,7 +24,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from posediff.checkpoints import file_sha256, read_checkpoint, save_checkpoint  # noqa: E402
+from posediff.build import build  # noqa: E402
+from posediff.checkpoints import file_sha256, read_checkpoint, regenerable_keys, save_checkpoint  # noqa: E402
+from posediff.checkpoints import tensors_digest  # noqa: E402
 
 MAX_BYTES = 15 * 1024 * 1024
 
@@ -58,14 +60,24 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = read_checkpoint(args.run / "checkpoints" / "last.pt")
     tr = ckpt.get("training") or {}
-    cfg = tr.get("config") or {}
+    cfg = dict(tr.get("config") or {})
+    if str(cfg.get("data", "")).startswith("h36m:"):  # never a machine path in the record
+        cfg["data"] = "h36m:$POSEDIFF_SHARED/data/h36m"
     summary = json.loads((args.run / "summary.json").read_text()) if (args.run / "summary.json").is_file() else {}
     state = {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     spec = ckpt["spec"]
     extra = {"kind": "shipped", "name": args.name, "steps": int(tr.get("step", 0)),
              "ema": bool(cfg.get("ema_decay", 0)), "train_subjects": cfg.get("train_subjects", [])}
+    # frozen tensors that the spec rebuilds bit for bit (the seeded offline text tower) are not stored
+    lifter = build(spec)
+    lifter.load_state_dict(state, strict=True)
+    regen = regenerable_keys(lifter, spec)
+    payload = {"format": "posediff", "version": 1, "spec": spec,
+               "state_dict": {k: v for k, v in state.items() if k not in set(regen)}, "extra": extra}
+    if regen:
+        payload["regenerated"] = {"keys": regen, "sha256": tensors_digest(state, regen)}
     pt = args.out / f"{args.name}.pt"
-    save_checkpoint({"format": "posediff", "version": 1, "spec": spec, "state_dict": state, "extra": extra}, pt)
+    save_checkpoint(payload, pt)
     side = pt.with_name(pt.name + ".sha256")
     if side.exists():
         side.unlink()  # the JSON record carries the hash
@@ -92,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "torch": tr.get("torch_version", str(torch.__version__)),
         "parameters": int(sum(v.numel() for v in state.values())),
+        "stored_tensors": len(state) - len(regen),
+        "rebuilt_from_spec": regen,
     }
     if args.results and args.results.is_file():
         record["results"] = json.loads(args.results.read_text())

@@ -166,7 +166,6 @@ def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
     (["lift", "{kp}", "--weights", "{ckpt}", "--format", "openpose-25", "--image-size", "10", "10"],
      "joints for format"),
     (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--camera", "1,2,3"], "4 or 9"),
-    (["lift", "{kp}", "--image-size", "1000", "1000"], "--weights"),
     (["lift", "{kp}", "--weights", "{ckpt}", "--image-size", "1000", "1000", "--out", "x.txt"], ".npz"),
     (["render", "missing.npz"], "not found"),
     (["export", "--spec", "finepose-tiny", "--out", "{tmp}/x.bin"], "format"),
@@ -178,6 +177,16 @@ def test_bad_input_exit_2_one_line(capsys, tmp_path, tiny_ckpt, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert needle in one_line_error(err, argv[0])
+
+
+def test_lift_without_weights_uses_the_shipped_h36m_model(capsys, tmp_path):
+    kp = _write_keypoints(tmp_path, frames=12)
+    out = tmp_path / "p.npz"
+    code, stdout, err = run(capsys, "lift", str(kp), "--format", "coco17", "--image-size", "1000", "1000",
+                            "--out", str(out), "--quiet", "--hypotheses", "1", "--steps", "1")
+    assert code == 0, err
+    res = posediff.inference.load_result(out)
+    assert res.metadata["weights"] == "h36m" and res.metadata["model"] == "finepose-small-h36m"
 
 
 def test_missing_checkpoint_exit_3(capsys, tmp_path):

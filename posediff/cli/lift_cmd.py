@@ -22,13 +22,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "normalise by the image size, fill low-confidence joints, lift sequences of any length "
                     "with overlapping windows and write the 3D poses to an .npz. Without --camera the "
                     "aggregator falls back to the mean of the hypotheses (JPMA needs intrinsics).",
-        epilog="examples: posediff lift kps.npz --weights demo --format coco17 --image-size 1920 1080 "
+        epilog="examples: posediff lift kps.npz --format coco17 --image-size 1920 1080 "
                "--out pose3d.npz | posediff lift openpose_json/ --weights model.pt --image-size 1280 720 "
                "--camera 1400,1400,640,360 --render pose3d.gif",
     )
     p.add_argument("input", metavar="INPUT", help="keypoint file or OpenPose JSON folder")
     p.add_argument("--weights", metavar="W",
-                   help="posediff checkpoint (.pt), or 'demo' for the bundled small model (synthetic training)")
+                   help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-small-h36m "
+                        "trained on Human3.6M), or 'demo' (small model trained on synthetic motion)")
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
     p.add_argument("--format", metavar="FMT",
                    help="keypoint layout: coco17, h36m-17, 3dhp-17, mediapipe-33, openpose-25 (default: from "
@@ -102,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..inference import lift
 
-    if args.weights is None:
-        raise InputError("--weights is required: a posediff checkpoint, or 'demo' for the bundled small model")
     if not Path(args.input).exists():
         raise InputError(f"INPUT not found: {args.input!r}")
     out = Path(args.out)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Measure the shipped models and render docs/results.md (the committed command behind every figure there).
+#   scripts/evaluate_shipped.sh [MAX_WINDOWS]      (0 = every S8 window; default 0)
+# Needs the licensed data in $POSEDIFF_SHARED (default ../shared). Runs one process per model, 1 thread each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${POSEDIFF_SHARED:-../shared}"
+MAXW="${1:-0}"
+PY="${PYTHON:-.venv/bin/python}"
+OUT=benchmarks/results/eval
+mkdir -p "$OUT"
+one() {  # one model: S8 (both protocols), 3DHP TS5/TS6, detector-like 2D
+  local m="$1"
+  OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "h36m:$SHARED/data/h36m" --subjects S8 --protocol both \
+    --precision bf16 --max-windows "$MAXW" --batch-size 32 --out "$OUT" --name "$m-h36m-S8" --quiet
+  OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "3dhp:$SHARED/data/mpi_inf_3dhp_test" --subjects TS5,TS6 \
+    --protocol deployable --precision bf16 --out "$OUT" --name "$m-3dhp-TS5-TS6-deployable" --quiet
+  OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 6 \
+    --drop 0.03 --frames 150 --threads 1 --precision bf16 --out "$OUT/$m-detector-like.json"
+}
+one finepose-small-h36m > "$OUT/finepose-small-h36m.log" 2>&1 &
+one d3dp-small-h36m > "$OUT/d3dp-small-h36m.log" 2>&1 &
+wait
+"$PY" scripts/plot_learning_curves.py
+"$PY" scripts/results_page.py
