@@ -97,3 +97,34 @@ def test_default_lift_of_detector_like_s8_keypoints(s8):
         frames.append(150)
     mean = float(np.average(errs, weights=frames))
     assert mean < 60.0, errs
+
+
+def test_frozen_tensors_rebuilt_from_the_spec(tmp_path):
+    """A checkpoint may omit frozen tensors the spec rebuilds bit for bit; a mismatch is refused."""
+    import warnings
+
+    from posediff.checkpoints import load_lifter, regenerable_keys, save_checkpoint, tensors_digest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lifter = posediff.build("finepose-tiny", overrides={"backbone.depth": 1})
+        spec = lifter.spec
+        keys = regenerable_keys(lifter, spec)
+    assert keys and all(k.startswith("conditioner.text_encoder.") for k in keys)
+    trainable = {n for n, p in lifter.named_parameters() if p.requires_grad}
+    assert not trainable & set(keys)
+    state = lifter.state_dict()
+    payload = {"format": "posediff", "version": 1, "spec": spec,
+               "state_dict": {k: v for k, v in state.items() if k not in keys},
+               "regenerated": {"keys": keys, "sha256": tensors_digest(state, keys)}}
+    save_checkpoint(payload, tmp_path / "ok.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = load_lifter(tmp_path / "ok.pt")
+    for k, v in state.items():
+        assert torch.equal(back.state_dict()[k], v), k
+    payload["regenerated"]["sha256"] = "0" * 64
+    save_checkpoint(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="rebuilt from the spec"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_lifter(tmp_path / "bad.pt")
