@@ -257,7 +257,15 @@ def test_bad_shapes(stub):
         lift(np.zeros((5, 17)), lifter=stub, image_size=(W, H))
     with pytest.raises(InputError, match="last dimension"):
         lift(np.zeros((5, 17, 4)), lifter=stub, image_size=(W, H))
-    with pytest.raises(InputError, match="model"):
+
+
+def test_no_model_without_shipped_weights(monkeypatch):
+    """Without weights= or lifter=, lift uses the shipped 'h36m' model; an installation without shipped
+    weights says what to pass instead."""
+    import posediff.weights as W_
+
+    monkeypatch.setattr(W_, "list_weights", lambda: [])
+    with pytest.raises(InputError, match="needs a model"):
         lift(_pixels(5), image_size=(W, H))
 
 

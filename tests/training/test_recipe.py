@@ -135,6 +135,7 @@ def test_cosine_lr_reaches_floor(tmp_path):
 
     rows = list(csv.DictReader(open(res.run_dir / "train_log.csv")))
     lrs = [float(r["lr"]) for r in rows]
-    assert lrs[0] == pytest.approx(1e-3)
-    assert lrs[-1] == pytest.approx(cosine_lr(4, 1e-3, 5, 0, 0.1), rel=1e-5)  # CSV keeps 6 digits
+    peak = RECIPES["cpu"]["lr"]
+    assert lrs[0] == pytest.approx(peak)
+    assert lrs[-1] == pytest.approx(cosine_lr(4, peak, 5, 0, 0.1), rel=1e-5)  # CSV keeps 6 digits
     assert lrs == sorted(lrs, reverse=True)
