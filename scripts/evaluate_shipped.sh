@@ -15,8 +15,8 @@ one() {  # one model: S8 (both protocols), 3DHP TS5/TS6, detector-like 2D
     --precision bf16 --max-windows "$MAXW" --batch-size 32 --out "$OUT" --name "$m-h36m-S8" --quiet
   OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "3dhp:$SHARED/data/mpi_inf_3dhp_test" --subjects TS5,TS6 \
     --protocol deployable --precision bf16 --out "$OUT" --name "$m-3dhp-TS5-TS6-deployable" --quiet
-  OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 6 \
-    --drop 0.03 --frames 150 --threads 1 --precision bf16 --out "$OUT/$m-detector-like.json"
+  OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 \
+    --drop 0.03 --frames 100 --threads 1 --precision bf16 --out "$OUT/$m-detector-like.json"
 }
 one finepose-small-h36m > "$OUT/finepose-small-h36m.log" 2>&1 &
 one d3dp-small-h36m > "$OUT/d3dp-small-h36m.log" 2>&1 &

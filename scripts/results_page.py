@@ -40,6 +40,25 @@ def _agg(a: str) -> str:
     return f"{a} ⚠ oracle" if a in ORACLE else a
 
 
+def _windows(rep) -> str:
+    """``"n of N"`` from the report's subsampling note, else ``"all n"``."""
+    import re
+
+    for note in rep.get("notes", []):
+        m = re.match(r"subsampled: (\d+) of (\d+) windows", note)
+        if m:
+            return f"{int(m.group(1)):,} of {int(m.group(2)):,} (evenly spread)"
+    return f"all {rep['data']['windows']:,}"
+
+
+def _maxw() -> str:
+    rep = _report(MODELS[0], "h36m-S8", "deployable")
+    if rep is None:
+        return "0"
+    text = _windows(rep)
+    return text.split(" of ")[0].replace(",", "") if " of " in text else "0"
+
+
 def _report(model: str, data: str, protocol: str):
     return _load(RESULTS / "eval" / f"{model}-{data}-{protocol}.json")
 
@@ -78,11 +97,11 @@ def render() -> str:
         L.append(f"| `{m}` | {rec['parameters']:,} | {rec['steps']:,} | {clips:,} | {_f(rec.get('cpu_minutes'))} | "
                  f"{_f(rec.get('wall_minutes'))} | {rec.get('threads')} | {_f(last)} mm |")
     if mlp:
-        fin = mlp["final"]
-        L.append(f"| reference: single-frame MLP (`benchmarks/baseline_mlp.py`) | {mlp.get('parameters', 'n/a')} | "
-                 f"{fin.get('steps', 'n/a')} | {fin.get('samples_seen', 0):,} frames | "
-                 f"{_f(fin.get('cpu_minutes'))} | {_f(fin.get('wall_s', 0) / 60)} | {mlp.get('threads')} | "
-                 f"{_f(fin.get('s8_mpjpe_mm'))} mm (all frames) |")
+        last = mlp["learning_curve"][-1]
+        L.append(f"| reference: single-frame MLP (`benchmarks/baseline_mlp.py`) | {mlp['config']['parameters']:,} | "
+                 f"{last['steps']:,} | {last['samples_seen']:,} frames | "
+                 f"{_f(mlp['budget']['cpu_minutes'])} | {_f(last['train_wall_s'] / 60)} | {mlp.get('threads')} | "
+                 f"{_f(mlp['final']['mpjpe_action_mean_mm'])} mm (every frame, mean over actions) |")
     L += ["", "![learning curves](img/learning_curves.png)", "",
           "The learning curves (`python scripts/plot_learning_curves.py`) plot the runs' periodic validation "
           "(single hypothesis, single step, 256 evenly spread S8 windows, EMA weights) and the MLP reference "
@@ -110,12 +129,13 @@ def render() -> str:
             rep = _report(m, "h36m-S8", p)
             if rep is None:
                 continue
-            L.append(f"| `{m}` | {p} | {rep['data']['windows']:,} of {rep.get('total_windows', rep['data']['windows']):,} | "
+            L.append(f"| `{m}` | {p} | {_windows(rep)} | "
                      + " | ".join(_f(_val(rep, a)) for a in AGGS)
                      + f" | {_f(_val(rep, 'P-Agg', 'p_mpjpe_mm'))} | {_f(_val(rep, 'J-Agg', 'p_mpjpe_mm'))} |")
     if mlp:
-        L.append(f"| reference MLP | (deterministic) | all frames | {_f(mlp['final'].get('s8_mpjpe_action_mean_mm'))} "
-                 "(single prediction) | | | | | |")
+        L.append(f"| reference MLP ({_f(mlp['budget']['cpu_minutes'])} CPU-min; one prediction per frame, in the "
+                 f"P-Agg columns) | — | every frame | — | {_f(mlp['final']['mpjpe_action_mean_mm'])} | — | — | "
+                 f"{_f(mlp['final']['p_mpjpe_action_mean_mm'])} | — |")
     L.append("")
     dep = {m: _report(m, "h36m-S8", "deployable") for m in MODELS}
     if all(dep.values()):
@@ -171,11 +191,13 @@ def render() -> str:
           "```bash",
           "# train (1 thread each; resumable with --resume)",
           *[f"{records[m]['command']}" for m in MODELS if records[m]],
-          "# package, collect, evaluate, render",
+          "# package (see docs/training.md#the-shipped-weights) and collect the learning curves",
           "python scripts/package_weights.py runs/finepose-small-h36m --name finepose-small-h36m ...",
-          "posediff evaluate finepose-small-h36m --data h36m:$POSEDIFF_SHARED/data/h36m --subjects S8 --json-dir benchmarks/results/eval",
-          "python scripts/detector_like_eval.py --weights h36m --data $POSEDIFF_SHARED/data/h36m --noise-px 0 3 6",
-          "python scripts/plot_learning_curves.py && python scripts/results_page.py",
+          "python scripts/collect_run.py runs/finepose-small-h36m --name finepose-small-h36m ...",
+          "# the reference baseline",
+          mlp["command"] if mlp else "python benchmarks/baseline_mlp.py ...",
+          "# evaluate both models (S8 windows, 3DHP, detector-like 2D), plot, render this page",
+          "POSEDIFF_SHARED=../shared scripts/evaluate_shipped.sh " + _maxw(),
           "```", ""]
     return "\n".join(L)
 
