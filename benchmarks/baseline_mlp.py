@@ -200,14 +200,11 @@ def _git(*args: str) -> str:
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name (shared with the other benchmarks: ``measure._cpu_model``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from measure import _cpu_model
+
+    return _cpu_model()
 
 
 def public_command(argv: list[str], data: str) -> str:

@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "torch": tr.get("torch_version", str(torch.__version__)),
         "parameters": int(sum(v.numel() for v in state.values())),
+        "trainable_parameters": int(sum(p.numel() for p in lifter.parameters() if p.requires_grad)),
         "stored_tensors": len(state) - len(regen),
         "rebuilt_from_spec": regen,
     }
