@@ -729,6 +729,16 @@ def parse(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def _portable(settings: dict) -> dict:
+    """The settings as recorded: an ``out`` folder inside the repository relative to it (no machine paths)."""
+    out = dict(settings)
+    if out.get("out"):
+        path = Path(out["out"]).resolve()
+        if path.is_relative_to(REPO):
+            out["out"] = str(path.relative_to(REPO))
+    return out
+
+
 def main(argv=None) -> dict:
     args = parse(argv)
     if args.render_docs:
@@ -750,7 +760,7 @@ def main(argv=None) -> dict:
 
     cmd = " ".join([".venv/bin/python", "benchmarks/run.py"] + [shlex.quote(a) for a in (argv or sys.argv[1:])])
     res: dict[str, Any] = {"command": cmd, "smoke": args.smoke, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                           "load_average": {"start": load_average()}, "settings": vars(args)}
+                           "load_average": {"start": load_average()}, "settings": _portable(vars(args))}
     mc = machine_info()
     log(f"machine: {mc}")
     reps = 2 if args.smoke else 5

@@ -869,7 +869,8 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
     p = Path(source)
     notes: list[str] = []
     info: dict[str, Any] = {"run_dir": None, "train_config": None, "notes": notes}
-    if is_weights_name(str(source)) and not p.exists():
+    shipped = is_weights_name(str(source)) and not p.exists()
+    if shipped:
         # a shipped model: its provenance record knows how it was trained (held-out vs cross-dataset)
         weights = weights_path(str(source))
         if str(source) != "demo":
@@ -895,7 +896,7 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
     if weights is not None:
         lifter = load_lifter(weights, overrides=overrides)
         # a shipped model is named, not located (its install path is machine-specific)
-        info["source"] = f"shipped weights {str(source)!r}" if weights != p else str(weights)
+        info["source"] = f"shipped weights {str(source)!r}" if shipped else str(weights)
         info["sha256"] = file_sha256(weights)
         try:
             from .checkpoints import read_checkpoint

@@ -209,3 +209,13 @@ def test_blocking_sweep_runs(tmp_path):
     res = json.loads(out.read_text())
     assert res["cache_rows"] == {"bf16": 2, "fp32": 1}
     assert res["best"]["rows"]["2"] > 0 and res["best"]["micro"]["4"] > 0
+
+
+def test_recorded_out_folder_is_repo_relative():
+    """Regression: latest.json recorded the output folder as an absolute path of the benchmark machine."""
+    import run as bench
+
+    assert bench._portable({"out": str(REPO / "benchmarks" / "results"), "smoke": False}) == \
+        {"out": "benchmarks/results", "smoke": False}
+    assert bench._portable({"out": "/elsewhere/x"})["out"] == "/elsewhere/x"
+    assert "/work/" not in (REPO / "benchmarks" / "results" / "latest.json").read_text()

@@ -2,7 +2,8 @@
 
 ``ema ← decay·ema + (1 − decay)·θ`` after every optimizer step, with the usual warm-up of the decay
 (``min(decay, (1 + n) / (10 + n))`` after ``n`` updates) so early averages are not dominated by the random
-initialisation. Buffers (non-trainable tensors) are copied, not averaged.
+initialisation. Buffers (e.g. normalisation statistics) are copied, not averaged; frozen parameters (a frozen
+text tower) never change during training, so the shadow keeps its initial copy and updates skip them.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class WeightEMA:
         self.updates = 0
         self.shadow: dict[str, Tensor] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self._trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        self._buffers = {n for n, _ in model.named_buffers()} & set(self.shadow)
 
     def current_decay(self) -> float:
         """The decay of the next update (warmed up)."""
@@ -48,7 +50,7 @@ class WeightEMA:
             s = self.shadow[k]
             if k in self._trainable and s.is_floating_point():
                 s.lerp_(v.detach().to(s.dtype), 1.0 - d)
-            else:
+            elif k in self._buffers:
                 s.copy_(v.detach())
         self.updates += 1
 
