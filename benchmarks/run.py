@@ -100,7 +100,7 @@ def build_model(name: str, smoke: bool) -> tuple[Any, str]:
         warnings.simplefilter("ignore")
         ckpt = None if smoke else find_checkpoint(name)
         if ckpt is not None:
-            from posediff.checkpoints import load_lifter
+            from posediff.loading import load_lifter
 
             return load_lifter(ckpt), f"trained checkpoint {ckpt.relative_to(REPO)}{_run_summary(ckpt)}"
         if name == "finepose-tiny":

@@ -22,7 +22,7 @@ from . import backbones, conditioners, text_encoders, fusion, schedules, sampler
 from .build import build, build_component  # noqa: E402
 from .lifter import PoseLifter  # noqa: E402
 from .presets import list_presets  # noqa: E402
-from .checkpoints import load_lifter as load  # noqa: E402
+from .loading import load  # noqa: E402
 
 __all__ = [
     "__version__",

@@ -13,7 +13,9 @@ from typing import Any, Iterable, Mapping
 from torch import nn
 
 from . import registry
-from .errors import Problem, SpecError
+from .checkpoints import load_state_into
+from .errors import InputError, Problem, SpecError
+from .sources import locate
 from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, _kind_of_annotation
 
 __all__ = ["build", "build_component", "construct"]
@@ -88,8 +90,9 @@ def build(
     Args:
         source: ``"finepose-h36m"``, ``"path/to/spec.toml"``, a spec dict, or a lifter's ``.spec``.
         overrides: ``{"sampler.steps": 5}`` or ``["sampler.steps=5"]``.
-        weights: Optional posediff checkpoint to load (see :func:`posediff.checkpoints.load_lifter`
-            for checkpoints that carry their own spec).
+        weights: Optional weights to load into the built model: a posediff checkpoint, a training run
+            folder or a shipped model name (see :mod:`posediff.sources`). To load a checkpoint with the
+            spec it carries, use :func:`posediff.load`.
 
     Returns:
         The lifter, in eval mode, with ``.spec`` the resolved spec (a plain dict).
@@ -144,7 +147,9 @@ def build(
     )
     lifter.eval()
     if weights is not None:
-        from .checkpoints import load_state_into
-
-        load_state_into(lifter, weights)
+        where = locate(weights)
+        if where.weights is None:
+            raise InputError(f"weights: {where.label!r} is a spec, not weights; give a shipped model name ('h36m'), "
+                             "a training run folder or a posediff checkpoint")
+        load_state_into(lifter, where.weights)
     return lifter

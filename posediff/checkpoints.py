@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,8 +22,8 @@ import torch
 
 from .errors import CheckpointError
 
-__all__ = ["save_checkpoint", "read_checkpoint", "save_lifter", "load_lifter", "load_state_into", "file_sha256",
-           "tensors_digest", "regenerable_keys"]
+__all__ = ["save_checkpoint", "read_checkpoint", "save_lifter", "load_state_into", "state_dict_of", "file_sha256",
+           "tensors_digest", "checkpoint_dir", "checkpoint_files", "find_weights"]
 
 FORMAT = "posediff"
 
@@ -44,26 +45,6 @@ def tensors_digest(state: Mapping[str, torch.Tensor], keys) -> str:
         h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
-
-
-def regenerable_keys(lifter, spec: Mapping[str, Any]) -> list[str]:
-    """Frozen tensors of ``lifter`` that building ``spec`` afresh reproduces bit for bit.
-
-    Such tensors (e.g. the seeded offline text tower, whose token table alone is 6.3 M values) need not be
-    stored: a checkpoint lists them under ``"regenerated"`` with their digest, and :func:`load_lifter`
-    rebuilds them from the spec and checks the digest. The spec is built twice under different global seeds,
-    so only tensors that do not depend on the global random state qualify.
-    """
-    from .build import build
-
-    frozen = {n for n, p in lifter.named_parameters() if not p.requires_grad}
-    frozen |= {n for n, _ in lifter.named_buffers()} & set(lifter.state_dict())
-    own = lifter.state_dict()
-    states = []
-    for seed in (12345, 54321):
-        torch.manual_seed(seed)
-        states.append(build(dict(spec)).state_dict())
-    return sorted(k for k in frozen if k in states[0] and all(torch.equal(st[k], own[k]) for st in states))
 
 
 def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
@@ -150,7 +131,9 @@ def save_lifter(lifter, path: str | Path, extra: Mapping[str, Any] | None = None
     )
 
 
-def _state_dict_of(data: dict, path: str | Path) -> dict:
+def state_dict_of(data: dict, path: str | Path) -> dict:
+    """The ``state_dict`` of a checkpoint dict read from ``path``; CheckpointError (with advice for an
+    official FinePOSE/D3DP file) when the dict is not a posediff checkpoint."""
     if data.get("format") == FORMAT:
         return data["state_dict"]
     keys = list(data)[:3]
@@ -162,30 +145,23 @@ def _state_dict_of(data: dict, path: str | Path) -> dict:
     raise CheckpointError(f"{str(path)!r} is not a posediff checkpoint (keys {keys})")
 
 
-def load_state_into(lifter, path: str | Path) -> None:
-    """Load the weights of a posediff checkpoint into an existing lifter (strict)."""
-    data = read_checkpoint(path)
-    state = _state_dict_of(data, path)
-    result = lifter.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} does not fit this model: missing {list(result.missing_keys)[:5]}"
-            f"{'…' if len(result.missing_keys) > 5 else ''}, unexpected {list(result.unexpected_keys)[:5]}"
-            f"{'…' if len(result.unexpected_keys) > 5 else ''}"
-        )
+def load_state_into(lifter, path: str | Path, data: Mapping[str, Any] | None = None) -> None:
+    """Load the weights of a posediff checkpoint into an existing lifter (strict).
 
+    Frozen tensors the checkpoint lists as ``"regenerated"`` (rebuilt from the spec instead of stored,
+    see :func:`posediff.loading.regenerable_keys`) are not in its ``state_dict``: the lifter's own values
+    are kept, after checking that they are the ones that were saved (their digest).
 
-def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None):
-    """Build the lifter stored in a posediff checkpoint (its spec travels with it) and load weights.
+    Args:
+        lifter: The model to fill (built from the checkpoint's spec or a compatible one).
+        path: The checkpoint file (read unless ``data`` is given; named in errors).
+        data: The checkpoint dict, when already read.
 
-    ``overrides`` may change run-time settings such as ``sampler.steps``.
+    Raises:
+        CheckpointError: not a posediff checkpoint, keys that do not fit, or regenerated tensors that differ.
     """
-    from .build import build
-
-    data = read_checkpoint(path)
-    _state_dict_of(data, path)
-    lifter = build(data["spec"], overrides=overrides)
-    state = data["state_dict"]
+    data = read_checkpoint(path) if data is None else data
+    state = state_dict_of(dict(data), path)
     regen = data.get("regenerated") or {}
     regen_keys = set(regen.get("keys", []))
     if regen_keys:
@@ -198,12 +174,63 @@ def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None):
                 f"initialisation{'; missing ' + str(absent[:3]) if absent else ''}): the model would not be the "
                 "one that was saved"
             )
+    own = lifter.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} vs the model's {tuple(own[k].shape)}" for k, v in state.items()
+              if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+    if shapes:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} does not fit this model: {len(shapes)} tensor(s) differ in shape, e.g. "
+            f"{'; '.join(shapes[:3])} (was it trained with another spec? posediff.load reads the spec it carries)"
+        )
     result = lifter.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if k not in regen_keys]
     if missing or result.unexpected_keys:
         raise CheckpointError(
-            f"checkpoint {str(path)!r}: missing keys {missing[:5]}, "
-            f"unexpected {list(result.unexpected_keys)[:5]}"
+            f"checkpoint {str(path)!r} does not fit this model: missing {missing[:5]}"
+            f"{'…' if len(missing) > 5 else ''}, unexpected {list(result.unexpected_keys)[:5]}"
+            f"{'…' if len(result.unexpected_keys) > 5 else ''}"
         )
-    lifter.eval()
-    return lifter
+
+
+# ------------------------------------------------------------------------------ run folder layout
+_STEP_RE = re.compile(r"^step_(\d+)\.pt$")
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """``RUN_DIR/checkpoints``."""
+    return Path(run_dir) / "checkpoints"
+
+
+def checkpoint_files(run_dir: str | Path) -> dict[str, Any]:
+    """``{"last": Path|None, "best": Path|None, "steps": [(step, Path), ...] newest first}``."""
+    d = checkpoint_dir(run_dir)
+    steps = []
+    if d.is_dir():
+        for p in d.iterdir():
+            m = _STEP_RE.match(p.name)
+            if m:
+                steps.append((int(m.group(1)), p))
+    steps.sort(reverse=True)
+    last, best = d / "last.pt", d / "best.pt"
+    return {"last": last if last.is_file() else None, "best": best if best.is_file() else None, "steps": steps}
+
+
+def find_weights(source: str | Path) -> Path:
+    """The weights file behind a run folder or a file: ``best.pt``, else ``last.pt``, else the newest ``step_*.pt``.
+
+    Raises:
+        CheckpointError: a folder without any checkpoint, or a path that does not exist.
+    """
+    p = Path(source)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        files = checkpoint_files(p)
+        for cand in (files["best"], files["last"], *(q for _, q in files["steps"])):
+            if cand is not None:
+                return cand
+        direct = sorted(p.glob("*.pt"))
+        if direct:
+            return direct[-1]
+        raise CheckpointError(f"{str(p)!r} holds no checkpoint (expected checkpoints/best.pt or last.pt)")
+    raise CheckpointError(f"weights not found: {str(p)!r} (a run folder or a .pt checkpoint)")

@@ -859,63 +859,24 @@ def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "bes
         ``(lifter, info)``; ``info`` has ``source`` (the weights file or spec), ``run_dir`` (or None),
         ``train_config`` (the run's settings, or None) and ``notes``.
     """
-    from .checkpoints import file_sha256, load_lifter
+    from .checkpoints import file_sha256
     from .errors import CheckpointError
-    from .training.distributed import _pick_device
-    from .training.state import checkpoint_files, find_weights
+    from .loading import load_with_source
 
-    from .weights import is_weights_name, weights_path, weights_record
-
-    p = Path(source)
-    notes: list[str] = []
-    info: dict[str, Any] = {"run_dir": None, "train_config": None, "notes": notes}
-    shipped = is_weights_name(str(source)) and not p.exists()
-    if shipped:
-        # a shipped model: its provenance record knows how it was trained (held-out vs cross-dataset)
-        weights = weights_path(str(source))
-        if str(source) != "demo":
-            info["train_config"] = weights_record(str(source)).get("train_config")
-    elif p.is_dir():
-        files = checkpoint_files(p)
-        weights = files[checkpoint] or find_weights(p)
-        if files[checkpoint] is None:
-            notes.append(f"the run has no {checkpoint}.pt; using {weights.name}")
-        info["run_dir"] = p
-        cfg = p / "train_config.json"
-        if cfg.is_file():
-            info["train_config"] = json.loads(cfg.read_text())
-    elif p.is_file():
-        weights = p
-        run = p.parent.parent if p.parent.name == "checkpoints" else None
-        if run is not None and (run / "train_config.json").is_file():
-            info["run_dir"] = run
-            info["train_config"] = json.loads((run / "train_config.json").read_text())
-    else:
-        weights = None
-    dev = _pick_device(device, 0)
-    if weights is not None:
-        lifter = load_lifter(weights, overrides=overrides)
-        # a shipped model is named, not located (its install path is machine-specific)
-        info["source"] = f"shipped weights {str(source)!r}" if shipped else str(weights)
-        info["sha256"] = file_sha256(weights)
+    lifter, where = load_with_source(source, overrides=overrides, checkpoint=checkpoint, device=device,
+                                     untrained=True)
+    info: dict[str, Any] = {"run_dir": where.run_dir, "train_config": where.train_config, "notes": where.notes,
+                            "source": where.label}
+    if where.weights is not None:
+        info["sha256"] = file_sha256(where.weights)
         try:
             from .checkpoints import read_checkpoint
 
-            extra = read_checkpoint(weights, verify=False).get("extra", {}) or {}
+            extra = read_checkpoint(where.weights, verify=False).get("extra", {}) or {}
             if extra.get("step") is not None:
                 info["step"] = int(extra["step"])
-        except CheckpointError:  # pragma: no cover - load_lifter already read it
+        except CheckpointError:  # pragma: no cover - the load already read it
             pass
-    else:
-        from .build import build
-
-        if "/" in str(source) or str(source).endswith((".pt", ".pth", ".bin")):
-            raise CheckpointError(f"weights not found: {str(source)!r} (a run folder or a .pt checkpoint)")
-        lifter = build(str(source), overrides=overrides)
-        info["source"] = f"{source} (untrained: random weights)"
-        notes.append("the model has random (untrained) weights")
-    lifter.to(dev)
-    lifter.eval()
     return lifter, info
 
 

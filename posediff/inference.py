@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .weights import DEMO_CHECKPOINT, demo_checkpoint_path
 
 __all__ = [
     "LiftResult",
@@ -55,25 +56,6 @@ __all__ = [
     "DEMO_CHECKPOINT",
     "demo_checkpoint_path",
 ]
-
-DEMO_CHECKPOINT = "demo_lifter.pt"
-"""File name of the small bundled checkpoint in ``posediff/assets`` (``weights="demo"``)."""
-
-
-def demo_checkpoint_path() -> Path:
-    """Path of the bundled demo checkpoint (a small finepose-tiny trained on synthetic data)."""
-    from importlib import resources
-
-    path = Path(str(resources.files("posediff") / "assets" / DEMO_CHECKPOINT))
-    if not path.is_file():
-        from .errors import CheckpointError
-
-        raise CheckpointError(
-            f"the bundled demo checkpoint is missing ({path}); regenerate it with "
-            "`python scripts/make_demo_assets.py`"
-        )
-    return path
-
 
 # ------------------------------------------------------------------------------------------ result
 @dataclass
@@ -572,8 +554,8 @@ def _resolve_lifter(weights, lifter, overrides):
             model = build(lifter, overrides=overrides)
             return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "untrained": True}
         raise InputError(f"lifter must be a PoseLifter, a preset name or a spec; got {type(lifter).__name__}")
-    from .checkpoints import load_lifter
-    from .weights import DEFAULT_WEIGHTS, is_weights_name, list_weights, weights_path
+    from .loading import load_with_source
+    from .weights import DEFAULT_WEIGHTS, list_weights
 
     if weights is None:
         if not list_weights():
@@ -583,8 +565,7 @@ def _resolve_lifter(weights, lifter, overrides):
                 "model), or lifter=<PoseLifter>"
             )
         weights = DEFAULT_WEIGHTS
-    path = weights_path(weights) if is_weights_name(weights) else Path(weights)
-    model = load_lifter(path, overrides=overrides)
+    model, _ = load_with_source(weights, overrides=overrides)
     return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "weights": str(weights)}
 
 

@@ -10,11 +10,17 @@ nested component from a constructor annotation (e.g. ``schedule: NoiseSchedule``
 """
 from __future__ import annotations
 
+import abc
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+from .errors import InputError, SpecError
+from .sampling import reverse_process
 
 __all__ = [
     "Conditioning",
@@ -68,6 +74,27 @@ class Conditioning:
             None if self.tokens is None else self.tokens.to(*args, **kwargs),
             None if self.vector is None else self.vector.to(*args, **kwargs),
         )
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float, np.floating)) and not isinstance(x, bool)
+
+
+def require_contract(obj: object, kind_base: type) -> None:
+    """Raise TypeError when ``obj``'s class leaves a required method of ``kind_base`` unimplemented.
+
+    ``nn.Module`` does not use :class:`abc.ABCMeta`, so the kind base classes mark their required
+    methods with :func:`abc.abstractmethod` and call this from their constructor.
+    """
+    missing = sorted(name for name in dir(type(obj))
+                     if getattr(getattr(type(obj), name, None), "__isabstractmethod__", False))
+    if missing:
+        raise TypeError(f"{type(obj).__name__} is a {kind_base.__posediff_kind__} but does not implement "
+                        f"{', '.join(missing)} (required by posediff.interfaces.{kind_base.__name__})")
 
 
 def expand_rows(x: Tensor, rows: int) -> Tensor:
@@ -146,12 +173,158 @@ binds the conditioning of the B clips and broadcasts it over the K copies."""
 
 
 class Sampler(nn.Module):
-    """Reverse process: ``sample(denoise, x2d, *, flip_permutation, hypotheses, steps, generator, draws)``.
+    """Reverse process, as a **schedule of timesteps** plus a **step rule** (like a diffusers scheduler).
 
-    Returns the x̂0 of every step, ``(B, M, H, T, J, 3)``.
+    The loop around them (H hypothesis chains, batched flip test-time augmentation, clamping, noise
+    drawing and replay, step recording) is shared by every sampler and lives in
+    :func:`posediff.sampling.reverse_process`; :meth:`sample` runs it. A sampler implements:
+
+    - :meth:`step_times` (required): the M timesteps at which the denoiser is called, descending,
+      followed by ``-1``.
+    - :meth:`step` (required): move the state from ``t`` to ``t'`` given the denoiser's clamped x̂0.
+    - :meth:`draws_noise` (optional, default: never): whether the step from ``t`` to ``t'`` asks for a
+      fresh draw (so that recorded ``draws`` can be checked up front).
+
+    The constructor arguments every sampler shares are validated here, once: ``schedule``, ``steps``
+    M, ``hypotheses`` H, ``flip``, ``clamp`` and ``scale``. A subclass calls
+    ``super().__init__(schedule, steps, hypotheses, flip, clamp, scale)`` and validates only its own.
+    :meth:`add_noise` (the training forward process) is shared too.
+
+    Args:
+        schedule: The noise schedule (a built ``schedule`` component).
+        steps: Number of denoiser calls M.
+        hypotheses: Number of independent chains H.
+        flip: Flip test-time augmentation inside every step (batched with the hypotheses).
+        clamp: Bound of the denoiser's input and of x̂0, in units of ``scale``·metres.
+        scale: Signal scale of the official code (1.0 = no scaling).
+
+    Shape:
+        :meth:`sample` returns the x̂0 of every step, ``(B, M, H, T, J, 3)`` metres.
     """
 
     __posediff_kind__ = "sampler"
+
+    def __init__(self, schedule: NoiseSchedule, steps: int = 10, hypotheses: int = 20, flip: bool = True,
+                 clamp: float = 1.1, scale: float = 1.0) -> None:
+        super().__init__()
+        require_contract(self, Sampler)
+        total = int(getattr(schedule, "timesteps", 0) or 0)
+        if not _is_int(steps) or not 1 <= steps <= max(total, 1):
+            raise SpecError(f"sampler.steps: expected an int in [1, {total}] (the schedule's timesteps); got {steps!r}")
+        if not _is_int(hypotheses) or hypotheses < 1:
+            raise SpecError(f"sampler.hypotheses: expected an int >= 1; got {hypotheses!r}")
+        if not isinstance(flip, bool):
+            raise SpecError(f"sampler.flip: expected a bool; got {flip!r}")
+        if not _is_number(clamp) or not clamp > 0:
+            raise SpecError(f"sampler.clamp: expected a float > 0; got {clamp!r}")
+        if not _is_number(scale) or not 0 < scale < math.inf:
+            raise SpecError(f"sampler.scale: expected a finite float > 0; got {scale!r}")
+        self.schedule = schedule
+        self.steps = steps
+        self.hypotheses = hypotheses
+        self.flip = flip
+        self.clamp = clamp
+        self.scale = scale
+
+    # ------------------------------------------------------------------ the contract
+    @abc.abstractmethod
+    def step_times(self, steps: Optional[int] = None) -> list[int]:
+        """The M timesteps at which the denoiser is called, descending, then ``-1`` (M + 1 values).
+
+        Args:
+            steps: M (default ``self.steps``); check it with :meth:`check_steps`.
+        """
+
+    @abc.abstractmethod
+    def step(self, x_t: Tensor, x0: Tensor, t: int, t_next: int, *, noise: Callable[[], Tensor],
+             memory: dict) -> tuple[Optional[Tensor], dict]:
+        """One update of the reverse process.
+
+        Args:
+            x_t: ``(B, H, T, J, 3)`` the unclamped state at ``t`` (scaled units).
+            x0: ``(B, H, T, J, 3)`` the denoiser's x̂0 at ``t``, flip-averaged and clamped (scaled units).
+            t: Current timestep. t_next: Next timestep, ``-1`` after the last prediction.
+            noise: Call it for a fresh standard normal draw of x_t's shape (generator or replay).
+            memory: A dict kept across the steps of one sampling call (e.g. multistep history).
+
+        Returns:
+            ``(x_next, info)``: the state at ``t_next`` (``None`` allowed when ``t_next < 0``) and a
+            dict of values recorded in the trace (may be empty).
+        """
+
+    def draws_noise(self, t: int, t_next: int) -> bool:
+        """Whether :meth:`step` from ``t`` to ``t_next ≥ 0`` calls ``noise()`` once (default: never)."""
+        return False
+
+    # ------------------------------------------------------------------ shared helpers
+    def check_steps(self, steps: object) -> int:
+        """``steps`` as an int in ``[1, schedule.timesteps]``; InputError otherwise."""
+        total = int(self.schedule.timesteps)
+        if not _is_int(steps) or not 1 <= int(steps) <= total:
+            raise InputError(f"steps must be an int in [1, {total}]; got {steps!r}")
+        return int(steps)
+
+    def time_pairs(self, steps: Optional[int] = None) -> list[tuple[int, int]]:
+        """Consecutive ``(t, t')`` pairs of :meth:`step_times`; M pairs, the last with ``t' = −1``."""
+        times = self.step_times(steps)
+        return list(zip(times[:-1], times[1:]))
+
+    def add_noise(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        """Forward process q(x_t | x_0) as the denoiser sees it during training (reference §4.2).
+
+        ``clamp(√ᾱ_t·x0·scale + √(1 − ᾱ_t)·ε, ±clamp·scale) / scale``, computed in float64 (the
+        official buffers are float64) and cast back to ``x0``'s dtype.
+
+        Args:
+            x0: ``(B, ...)`` clean root-relative poses (metres), e.g. ``(B, T, J, 3)``.
+            t: ``(B,)`` (or any shape equal to ``x0``'s leading dims) integer steps in
+                ``[0, timesteps)``; a scalar serves the whole batch.
+            noise: Same shape as ``x0``, standard normal.
+
+        Returns:
+            The noisy, clamped input ``y_t``, shape and dtype of ``x0``.
+        """
+        if not isinstance(x0, Tensor) or not isinstance(noise, Tensor):
+            raise InputError("x0 and noise must be torch tensors")
+        if noise.shape != x0.shape:
+            raise InputError(f"noise must have the shape of x0 {tuple(x0.shape)}; got {tuple(noise.shape)}")
+        tt = torch.as_tensor(t, device=x0.device)
+        if tt.is_floating_point() or tt.is_complex():
+            raise InputError(f"t must hold integer diffusion steps; got dtype {tt.dtype}")
+        tt = tt.long()
+        if tt.dim() > x0.dim() or tuple(tt.shape) != tuple(x0.shape[: tt.dim()]):
+            raise InputError(f"t must have shape {tuple(x0.shape[:1])} (x0's leading dims); got {tuple(tt.shape)}")
+        total = int(self.schedule.timesteps)
+        if bool((tt < 0).any()) or bool((tt >= total).any()):
+            raise InputError(f"t must lie in [0, {total - 1}]; got min {int(tt.min())}, max {int(tt.max())}")
+        ac = self.schedule.alphas_cumprod().to(x0.device)
+        sa, s1 = torch.sqrt(ac), torch.sqrt(1.0 - ac)
+        view = tuple(tt.shape) + (1,) * (x0.dim() - tt.dim())
+        a = sa[tt].reshape(view)
+        b = s1[tt].reshape(view)
+        bound = self.clamp * self.scale
+        x = a * (x0.to(torch.float64) * self.scale) + b * noise.to(torch.float64)
+        return (torch.clamp(x, -bound, bound) / self.scale).to(x0.dtype)
+
+    def sample(
+        self,
+        denoise: DenoiseFn,
+        x2d: Tensor,
+        *,
+        flip_permutation: Optional[Sequence[int]],
+        hypotheses: Optional[int] = None,
+        steps: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+        draws: Optional[Sequence[Tensor]] = None,
+        trace: Optional[list] = None,
+    ) -> Tensor:
+        """Run the reverse process with this sampler's rule; see :func:`posediff.sampling.reverse_process`.
+
+        Returns:
+            ``(B, M, H, T, J, 3)`` metres, the x̂0 of every step (dtype of ``x2d``).
+        """
+        return reverse_process(self, denoise, x2d, flip_permutation=flip_permutation, hypotheses=hypotheses,
+                               steps=steps, generator=generator, draws=draws, trace=trace)
 
 
 class Aggregator(nn.Module):

@@ -24,13 +24,29 @@ from typing import Any
 from .checkpoints import file_sha256
 from .errors import CheckpointError, InputError
 
-__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "list_weights", "weights_path", "weights_record", "is_weights_name"]
+__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "DEMO_CHECKPOINT", "list_weights", "weights_path", "weights_record",
+           "is_weights_name", "demo_checkpoint_path"]
 
 ALIASES: dict[str, str] = {"h36m": "finepose-small-h36m"}
 """Short names of shipped models."""
 
 DEFAULT_WEIGHTS = "h36m"
 """What ``posediff lift`` and :func:`posediff.lift` use when no weights are given."""
+
+
+DEMO_CHECKPOINT = "demo_lifter.pt"
+"""File name of the small bundled checkpoint in ``posediff/assets`` (``weights="demo"``)."""
+
+
+def demo_checkpoint_path() -> Path:
+    """Path of the bundled demo checkpoint (a small finepose-tiny trained on synthetic data)."""
+    path = Path(str(resources.files("posediff") / "assets" / DEMO_CHECKPOINT))
+    if not path.is_file():
+        raise CheckpointError(
+            f"the bundled demo checkpoint is missing ({path}); regenerate it with "
+            "`python scripts/make_demo_assets.py`"
+        )
+    return path
 
 
 def _folder() -> Path:
@@ -82,8 +98,6 @@ def weights_path(name: str, verify: bool = True) -> Path:
         InputError: unknown name. CheckpointError: missing file or hash mismatch.
     """
     if name == "demo":
-        from .inference import demo_checkpoint_path
-
         return demo_checkpoint_path()
     real = _resolve_name(name)
     path = _folder() / f"{real}.pt"

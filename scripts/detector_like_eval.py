@@ -42,11 +42,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from posediff.checkpoints import load_lifter
-    from posediff.weights import is_weights_name, weights_path
+    from posediff.loading import load
 
-    path = weights_path(args.weights) if is_weights_name(args.weights) else Path(args.weights)
-    model = load_lifter(path, overrides={"lifter.precision": args.precision})
+    model = load(args.weights, overrides={"lifter.precision": args.precision})
     ds = load_dataset(f"h36m:{args.data}", ["S8"], role="val")
     by_seq = defaultdict(list)
     for s in ds:

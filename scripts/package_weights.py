@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from posediff.build import build  # noqa: E402
-from posediff.checkpoints import file_sha256, read_checkpoint, regenerable_keys, save_checkpoint  # noqa: E402
+from posediff.checkpoints import file_sha256, read_checkpoint, save_checkpoint  # noqa: E402
+from posediff.loading import regenerable_keys  # noqa: E402
 from posediff.checkpoints import tensors_digest  # noqa: E402
 
 MAX_BYTES = 15 * 1024 * 1024

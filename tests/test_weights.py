@@ -36,7 +36,7 @@ def test_shipped_weights_load_with_weights_only():
     data = torch.load(W.weights_path("h36m"), map_location="cpu", weights_only=True)
     assert data["format"] == "posediff" and set(data) >= {"spec", "state_dict"}
     assert "training" not in data  # no optimizer or random states shipped
-    from posediff.checkpoints import load_lifter
+    from posediff.loading import load_lifter
 
     lifter = load_lifter(W.weights_path("h36m"))
     assert lifter.spec["meta"]["name"] == SHIPPED
@@ -103,7 +103,8 @@ def test_frozen_tensors_rebuilt_from_the_spec(tmp_path):
     """A checkpoint may omit frozen tensors the spec rebuilds bit for bit; a mismatch is refused."""
     import warnings
 
-    from posediff.checkpoints import load_lifter, regenerable_keys, save_checkpoint, tensors_digest
+    from posediff.checkpoints import save_checkpoint, tensors_digest
+    from posediff.loading import load_lifter, regenerable_keys
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -42,7 +42,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export and check; returns 0, 1 (difference above tolerance) or 3 (ONNX unavailable)."""
     from ..build import build
-    from ..checkpoints import load_lifter
     from ..errors import InputError
     from ..export import export_denoiser
     from .lift_cmd import print_warnings
@@ -54,12 +53,9 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.weights is not None:
-            if args.weights == "demo":
-                from ..inference import demo_checkpoint_path
+            from ..loading import load
 
-                lifter = load_lifter(demo_checkpoint_path(), overrides=args.overrides or None)
-            else:
-                lifter = load_lifter(args.weights, overrides=args.overrides or None)
+            lifter = load(args.weights, overrides=args.overrides or None)
         else:
             lifter = build(args.spec, overrides=args.overrides or None)
         report = export_denoiser(lifter, args.out, format=args.format, action=args.action, batch=args.batch,

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import InputError
+from ..devices import pick_device
 
 __all__ = ["DistInfo", "setup", "teardown", "barrier", "all_gather_object", "broadcast_object", "all_reduce_mean"]
 
@@ -57,18 +58,6 @@ def _env_int(name: str, default: int) -> int:
         raise InputError(f"environment variable {name} must be an integer; got {v!r}") from None
 
 
-def _pick_device(device: str, local_rank: int) -> torch.device:
-    if device == "cpu":
-        return torch.device("cpu")
-    if device == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for, but CUDA is not available; use --device cpu")
-    if device == "cuda":
-        return torch.device(f"cuda:{local_rank}")
-    return torch.device(device)
-
-
 def setup(device: str = "auto") -> DistInfo:
     """Read the torchrun environment, initialise the process group if needed, choose the device.
 
@@ -79,14 +68,14 @@ def setup(device: str = "auto") -> DistInfo:
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
         local = _env_int("LOCAL_RANK", rank)
-        dev = _pick_device(device, local)
+        dev = pick_device(device, local)
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         return DistInfo(rank, world, local, dev, owns_group=False)
     world = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local = _env_int("LOCAL_RANK", rank)
-    dev = _pick_device(device, local)
+    dev = pick_device(device, local)
     if world <= 1:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

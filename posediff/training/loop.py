@@ -315,8 +315,12 @@ def train(
             lifter = _build_lifter(spec, overrides)
             if init_weights is not None:
                 from ..checkpoints import load_state_into
+                from ..sources import locate
 
-                load_state_into(lifter, init_weights)
+                where = locate(init_weights)
+                if where.weights is None:
+                    raise InputError(f"init_weights: {where.label!r} is a spec, not weights")
+                load_state_into(lifter, where.weights)
         dev = info.device
         lifter.to(dev)
         invalidate_caches(lifter)

@@ -16,14 +16,13 @@ Files (all written atomically by :func:`posediff.checkpoints.save_checkpoint`) l
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
 
-from ..checkpoints import read_checkpoint
+from ..checkpoints import checkpoint_dir, checkpoint_files, find_weights, read_checkpoint
 from ..errors import CheckpointError
 
 __all__ = [
@@ -34,9 +33,6 @@ __all__ = [
     "find_resume_checkpoint",
     "find_weights",
 ]
-
-_STEP_RE = re.compile(r"^step_(\d+)\.pt$")
-
 
 def capture_rng(noise: Optional[torch.Generator] = None) -> dict[str, Any]:
     """This process's random states: python, numpy (legacy global), torch CPU, CUDA and the noise generator.
@@ -70,25 +66,6 @@ def restore_rng(state: dict[str, Any], noise: Optional[torch.Generator] = None) 
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     if noise is not None and state.get("noise") is not None:
         noise.set_state(state["noise"])
-
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    """``RUN_DIR/checkpoints``."""
-    return Path(run_dir) / "checkpoints"
-
-
-def checkpoint_files(run_dir: str | Path) -> dict[str, Any]:
-    """``{"last": Path|None, "best": Path|None, "steps": [(step, Path), ...] newest first}``."""
-    d = checkpoint_dir(run_dir)
-    steps = []
-    if d.is_dir():
-        for p in d.iterdir():
-            m = _STEP_RE.match(p.name)
-            if m:
-                steps.append((int(m.group(1)), p))
-    steps.sort(reverse=True)
-    last, best = d / "last.pt", d / "best.pt"
-    return {"last": last if last.is_file() else None, "best": best if best.is_file() else None, "steps": steps}
 
 
 def _read_training(path: Path) -> dict:
@@ -144,24 +121,3 @@ def find_resume_checkpoint(run_dir: str | Path) -> tuple[Optional[Path], Optiona
     raise CheckpointError(
         f"run {str(run_dir)!r}: no readable checkpoint to resume from ({'; '.join(notes)})"
     )
-
-
-def find_weights(source: str | Path) -> Path:
-    """The weights file behind a run folder or a file: ``best.pt``, else ``last.pt``, else the newest ``step_*.pt``.
-
-    Raises:
-        CheckpointError: a folder without any checkpoint, or a path that does not exist.
-    """
-    p = Path(source)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        files = checkpoint_files(p)
-        for cand in (files["best"], files["last"], *(q for _, q in files["steps"])):
-            if cand is not None:
-                return cand
-        direct = sorted(p.glob("*.pt"))
-        if direct:
-            return direct[-1]
-        raise CheckpointError(f"{str(p)!r} holds no checkpoint (expected checkpoints/best.pt or last.pt)")
-    raise CheckpointError(f"weights not found: {str(p)!r} (a run folder or a .pt checkpoint)")

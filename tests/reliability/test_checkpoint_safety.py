@@ -188,7 +188,7 @@ def _clip_weights(path, tmp):
 
 TORCH_LOADERS = {
     "read_checkpoint": lambda p, t: C.read_checkpoint(p),
-    "load_lifter": lambda p, t: C.load_lifter(p),
+    "load_lifter": lambda p, t: posediff.loading.load_lifter(p),
     "posediff.load": lambda p, t: posediff.load(p),
     "build(weights=)": lambda p, t: posediff.build("d3dp-tiny", weights=p),
     "convert.read_official": lambda p, t: posediff.convert.read_official(p),

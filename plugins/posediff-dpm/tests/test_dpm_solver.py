@@ -291,7 +291,7 @@ def test_training_loss_through_the_lifter():
     (dict(hypotheses=0), "hypotheses must be"),
     (dict(steps=0), "steps must be"),
     (dict(draws=[torch.zeros(1, 1, 5, 17, 3)]), r"draws\[0\] must have shape"),
-    (dict(draws=[]), "at least one tensor"),
+    (dict(draws=[]), r"draws must hold 1 tensor\(s\)"),
     (dict(flip_permutation=None), "flip_permutation is required"),
     (dict(flip_permutation=[0] * 17), "permutation of range"),
 ])

@@ -1,0 +1,133 @@
+"""One way to load a model: :func:`load` (``posediff.load``) from any source :mod:`posediff.sources` knows.
+
+The CLI (``lift``, ``evaluate``, ``export``), :func:`posediff.lift`, :func:`posediff.evaluation.load_model`
+and ``posediff.build(..., weights=)`` all resolve their model through here, so a source that works in one
+place works in all of them (``"demo"``, ``"h36m"``, a run folder, a checkpoint).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional
+
+import torch
+
+from .build import build
+from .checkpoints import load_state_into, read_checkpoint, state_dict_of
+from .devices import pick_device
+from .errors import InputError
+from .sources import ModelSource, locate
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .lifter import PoseLifter
+
+__all__ = ["load", "load_with_source", "load_lifter", "regenerable_keys"]
+
+
+def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None) -> "PoseLifter":
+    """Build the lifter stored in a posediff checkpoint file (its spec travels with it) and load its weights.
+
+    Args:
+        path: A posediff checkpoint (read with ``weights_only=True``; its ``.sha256`` checked when present).
+        overrides: Run-time spec changes such as ``{"sampler.steps": 5}``.
+
+    Returns:
+        The lifter in eval mode.
+
+    Raises:
+        CheckpointError: unreadable, corrupted or foreign file; weights that do not fit the spec.
+    """
+    data = read_checkpoint(path)
+    state_dict_of(data, path)
+    lifter = build(data["spec"], overrides=overrides)
+    load_state_into(lifter, path, data)
+    lifter.eval()
+    return lifter
+
+
+def load_with_source(
+    source: Any,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    checkpoint: Literal["best", "last"] = "best",
+    device: str = "cpu",
+    untrained: bool = False,
+) -> tuple["PoseLifter", ModelSource]:
+    """:func:`load`, also returning the :class:`~posediff.sources.ModelSource` (label, run, training config)."""
+    from .lifter import PoseLifter
+
+    if isinstance(source, PoseLifter):
+        if overrides:
+            raise InputError("overrides apply when a model is built or loaded; got an already built PoseLifter")
+        name = source.spec.get("meta", {}).get("name", "custom")
+        return source.to(pick_device(device)), ModelSource("spec", source, str(name))
+    where = locate(source, checkpoint=checkpoint)
+    if where.kind == "spec":
+        if not untrained:
+            raise InputError(
+                f"{where.label!r} is a spec (a preset or spec file) and holds no trained weights; "
+                f"posediff.build({where.label!r}) makes it with random weights. For a trained model pass a shipped "
+                "model name ('h36m', 'demo'), a training run folder or a checkpoint file"
+            )
+        lifter = build(source, overrides=overrides)
+        where.label = f"{where.label} (untrained: random weights)"
+        where.notes.append("the model has random (untrained) weights")
+    else:
+        lifter = load_lifter(where.weights, overrides=overrides)
+    lifter.to(pick_device(device))
+    lifter.eval()
+    return lifter, where
+
+
+def load(
+    source: Any,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    checkpoint: Literal["best", "last"] = "best",
+    device: str = "cpu",
+    untrained: bool = False,
+) -> "PoseLifter":
+    """Load a model from a shipped name, a training run, a checkpoint file — the one way every entry point uses.
+
+    Args:
+        source: ``"h36m"`` (the default shipped model), another shipped name (``"d3dp-small-h36m"``),
+            ``"demo"`` (the synthetic-data model used by tests), a training run folder, a posediff checkpoint
+            file, or an already built :class:`~posediff.lifter.PoseLifter` (returned as is). A preset name,
+            spec file or spec dict is accepted only with ``untrained=True``.
+        overrides: Run-time spec changes such as ``{"sampler.hypotheses": 5}``.
+        checkpoint: Which checkpoint of a run folder (``"best"`` or ``"last"``).
+        device: ``"cpu"`` (default), ``"auto"``, ``"cuda"`` or ``"cuda:N"``.
+        untrained: Allow a spec source (random weights) instead of refusing it.
+
+    Returns:
+        The lifter in eval mode, on ``device``.
+
+    Raises:
+        InputError: a spec without ``untrained=True``; bad arguments. CheckpointError: missing, corrupted or
+            foreign weights.
+
+    Example:
+        >>> import posediff
+        >>> lifter = posediff.load("demo")
+        >>> lifter.frames
+        27
+    """
+    return load_with_source(source, overrides=overrides, checkpoint=checkpoint, device=device,
+                            untrained=untrained)[0]
+
+
+def regenerable_keys(lifter: "PoseLifter", spec: Mapping[str, Any]) -> list[str]:
+    """Frozen tensors of ``lifter`` that building ``spec`` afresh reproduces bit for bit.
+
+    Such tensors (e.g. the seeded offline text tower, whose token table alone is 6.3 M values) need not be
+    stored: a checkpoint lists them under ``"regenerated"`` with their digest, and loading rebuilds them from
+    the spec and checks the digest (:func:`posediff.checkpoints.load_state_into`). The spec is built twice
+    under different global seeds, so only tensors that do not depend on the global random state qualify.
+    """
+    frozen = {n for n, p in lifter.named_parameters() if not p.requires_grad}
+    frozen |= {n for n, _ in lifter.named_buffers()} & set(lifter.state_dict())
+    own = lifter.state_dict()
+    states = []
+    for seed in (12345, 54321):
+        torch.manual_seed(seed)
+        states.append(build(dict(spec)).state_dict())
+    return sorted(k for k in frozen if k in states[0] and all(torch.equal(st[k], own[k]) for st in states))
