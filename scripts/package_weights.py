@@ -11,6 +11,11 @@ Usage::
     python scripts/package_weights.py runs/finepose-small-h36m --name finepose-small-h36m \\
         --commit cd5a693 --command "OMP_NUM_THREADS=1 posediff train finepose-small-h36m ..." \\
         --data-file $POSEDIFF_SHARED/data/h36m/data_3d_h36m.npz --cpu-log runs/cpu_seconds.log
+
+A run that continued an earlier one (``posediff train --init <earlier run>/checkpoints/last.pt``, a warm
+restart of the schedule) is packaged with ``--previous <the earlier model's record>.json``: the record then
+lists both stages (command, commit, steps, minutes of each) under ``stages`` and its ``steps``,
+``cpu_minutes`` and ``wall_minutes`` are the totals over the stages.
 """
 from __future__ import annotations
 
@@ -44,6 +49,31 @@ def cpu_minutes(log: Path, name: str) -> float | None:
     return None if best is None else round(best / 60.0, 1)
 
 
+STAGE_KEYS = ("command", "commit", "steps", "wall_minutes", "cpu_minutes", "threads", "train_config")
+
+
+def with_previous_stage(record: dict, previous: dict) -> dict:
+    """``record`` (of the last stage) with the stages before it listed and the totals summed.
+
+    Args:
+        record: The record of the stage just packaged.
+        previous: The record of the model it was initialised from (itself possibly multi-stage).
+
+    Returns:
+        A new record: ``stages`` = the previous stages then this one; ``steps``, ``wall_minutes`` and
+        ``cpu_minutes`` are totals (``cpu_minutes`` None when a stage lacks it).
+    """
+    stages = list(previous.get("stages") or [{k: previous.get(k) for k in STAGE_KEYS}])
+    stages.append({k: record.get(k) for k in STAGE_KEYS})
+    out = dict(record)
+    out["stages"] = stages
+    out["steps"] = sum(int(st["steps"] or 0) for st in stages)
+    out["wall_minutes"] = round(sum(float(st["wall_minutes"] or 0.0) for st in stages), 1)
+    cpu = [st["cpu_minutes"] for st in stages]
+    out["cpu_minutes"] = None if any(c is None for c in cpu) else round(sum(cpu), 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="run folder (checkpoints/last.pt)")
@@ -52,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--command", required=True, help="the training command as run (no machine paths)")
     ap.add_argument("--data-file", type=Path, required=True, help="the training data file (hashed)")
     ap.add_argument("--cpu-log", type=Path, help="CPU-seconds log written while the run trained")
+    ap.add_argument("--cpu-name", help="process name in the CPU log (default: the spec's name)")
+    ap.add_argument("--previous", type=Path, help="record (JSON) of the model this run was initialised from")
     ap.add_argument("--threads", type=int, default=1, help="threads the run used")
     ap.add_argument("--results", type=Path, help="JSON of headline results to copy into the record")
     ap.add_argument("--out", type=Path, default=REPO / "posediff" / "assets" / "weights")
@@ -101,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": int(tr.get("step", 0)),
         "epochs_completed": int(tr.get("epoch", 0)),
         "wall_minutes": round(float(tr.get("elapsed_s", summary.get("total_wall_s", 0.0))) / 60.0, 1),
-        "cpu_minutes": cpu_minutes(args.cpu_log, spec.get("meta", {}).get("name", args.name)) if args.cpu_log else None,
+        "cpu_minutes": (cpu_minutes(args.cpu_log, args.cpu_name or spec.get("meta", {}).get("name", args.name))
+                        if args.cpu_log else None),
         "threads": args.threads,
         "torch": tr.get("torch_version", str(torch.__version__)),
         "parameters": int(sum(v.numel() for v in state.values())),
@@ -109,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "stored_tensors": len(state) - len(regen),
         "rebuilt_from_spec": regen,
     }
+    if args.previous is not None:
+        record = with_previous_stage(record, json.loads(args.previous.read_text()))
     if args.results and args.results.is_file():
         record["results"] = json.loads(args.results.read_text())
     pt.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
