@@ -10,9 +10,8 @@ import inspect
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from torch import nn
 
-from . import registry
+from . import interfaces, registry
 from .checkpoints import load_state_into
 from .errors import InputError, Problem, SpecError
 from .sources import locate
@@ -51,14 +50,16 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
         raise
     except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: e.g. int(inf) of a size
         raise SpecError([Problem(kind, f"{kind} {table['name']!r} rejected its arguments: {exc}")]) from exc
-    if not isinstance(obj, nn.Module):  # e.g. a plugin factory that returns something else
+    base = getattr(interfaces, _BASES[kind])
+    if not isinstance(obj, base):  # e.g. a plugin factory that returns something else
         from .errors import PluginError
 
         raise PluginError(
-            f"{kind} {table['name']!r} from {registry.provider(kind, table['name'])} must build a torch.nn.Module "
-            f"(expected a subclass of posediff.interfaces.{_BASES.get(kind, 'the kind base class')}); got "
-            f"{type(obj).__name__}"
+            f"{kind} {table['name']!r} from {registry.provider(kind, table['name'])} must build a subclass of "
+            f"posediff.interfaces.{_BASES[kind]} (the {kind} contract); got {type(obj).__name__}"
         )
+    # the registered name travels with the component, so that it can report its own spec
+    obj.__dict__["_posediff_name"] = table["name"]
     return obj
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "CheckpointError",
     "DataError",
+    "ContractError",
 ]
 
 
@@ -85,3 +86,7 @@ class CheckpointError(PosediffError, RuntimeError):
 
 class DataError(PosediffError, ValueError):
     """A data file is missing or not in the expected layout."""
+
+
+class ContractError(PosediffError, AssertionError):
+    """A component breaks its kind's contract (raised by :func:`posediff.testing.check_component`)."""

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from .component_spec import component_spec
 from .errors import InputError
 from .geometry.skeletons import Skeleton
 from .interfaces import Conditioning
@@ -31,8 +32,10 @@ activations between the matmuls stay in the CPU's last-level cache (``benchmarks
 class PoseLifter(nn.Module):
     """A diffusion pose lifter assembled from registered components.
 
-    Built by :func:`posediff.build`; ``spec`` is the resolved spec it was built from, so
-    ``posediff.build(lifter.spec)`` rebuilds an identical model.
+    Built by :func:`posediff.build`. :attr:`spec` is assembled from the parts the model holds
+    (:meth:`to_spec`: every component reports the arguments it was built with), so it follows run-time
+    changes such as :meth:`fast_sampling`'s precision, and ``posediff.build(lifter.spec)`` rebuilds an
+    identical model.
 
     Args:
         backbone: The denoiser trunk.
@@ -42,7 +45,8 @@ class PoseLifter(nn.Module):
         aggregator: Hypotheses → one pose.
         skeleton: Joint set of inputs and outputs.
         frames: Receptive field T (clip length) of the backbone.
-        spec: The resolved spec (plain dict).
+        spec: The resolved spec it is built from (plain dict); only its ``meta`` table and the lifter's
+            ``dim`` are kept, the rest is reported by the parts.
         precision: ``"fp32"`` or ``"bf16"``. With ``"bf16"``, sampling runs a bf16 copy of the
             denoiser whose weights are cast once (and re-cast only when the weights change), so
             every matmul hits the CPU's bf16 kernels (AVX512-BF16 / AMX) without autocast
@@ -80,7 +84,10 @@ class PoseLifter(nn.Module):
         self.aggregator = aggregator
         self.skeleton = skeleton
         self.frames = frames
-        self.spec = spec
+        self.meta: dict = dict(spec.get("meta") or {})
+        """The spec's ``[meta]`` table (name, summary), reported back by :meth:`to_spec`."""
+        self.dim = int(spec["lifter"]["dim"])
+        self.spec_version = int(spec.get("spec_version", 1))
         self.precision = precision
         self.max_rows = max_rows
         self.compile_sampling = False
@@ -101,6 +108,32 @@ class PoseLifter(nn.Module):
         state = super().__getstate__()
         state["_cast_copies"] = {}
         return state
+
+    # ------------------------------------------------------------------ config
+    @property
+    def spec(self) -> dict:
+        """The resolved spec of this model, assembled from its parts (see :meth:`to_spec`)."""
+        return self.to_spec()
+
+    def to_spec(self) -> dict:
+        """The resolved spec of this model, assembled from what its parts report.
+
+        Returns:
+            A plain dict in the canonical order of :func:`posediff.resolve_spec`: ``spec_version``,
+            ``meta``, ``lifter`` (skeleton, frames, dim, precision, max_rows), ``backbone``,
+            ``conditioner``, ``sampler``, ``aggregator``, ``fusion`` (one table per hook point).
+        """
+        spec: dict[str, Any] = {"spec_version": self.spec_version}
+        if self.meta:
+            spec["meta"] = copy.deepcopy(self.meta)
+        spec["lifter"] = {"skeleton": self.skeleton.name, "frames": int(self.frames), "dim": self.dim,
+                          "precision": self.precision, "max_rows": int(self.max_rows)}
+        for part in ("backbone", "conditioner", "sampler", "aggregator"):
+            spec[part] = component_spec(getattr(self, part))
+        spec["fusion"] = [{"at": at, "residual": bool(site.residual),
+                           "blocks": [component_spec(b) for b in site.blocks]}
+                          for at, site in self.site_map.items()]
+        return spec
 
     # ------------------------------------------------------------------ helpers
     @property

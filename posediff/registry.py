@@ -23,12 +23,13 @@ import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from .errors import PluginError, Problem, RegistryError, UnknownComponentError
 
 __all__ = [
     "KINDS",
+    "name_of",
     "ComponentInfo",
     "register",
     "get",
@@ -248,6 +249,19 @@ def get(kind: str, name: str) -> Any:
     if local is not None:
         return local[0]
     raise unknown_component_error(kind, name)
+
+
+def name_of(kind: str, obj: Any) -> Optional[str]:
+    """The name a class (or the class of a component instance) is registered under, or None.
+
+    Looks at the in-process table and at the plugin components loaded so far (a component that was built
+    through the registry always is). A class registered under two names gives the first, sorted.
+    """
+    _check_kind(kind)
+    cls = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
+    found = sorted(n for (k, n), (o, _) in _table.items() if k == kind and o is cls)
+    found += sorted(n for (k, n), o in _loaded.items() if k == kind and o is cls)
+    return found[0] if found else None
 
 
 def unknown_component_error(kind: str, name: Any, path: str = "") -> UnknownComponentError:
