@@ -22,6 +22,10 @@ def test_every_preset_builds_at_full_size(name):
         warnings.simplefilter("ignore")
         lifter = posediff.build(name)
     assert lifter.spec["meta"]["name"] == name
+    # the spec is assembled from what the parts report, and equals the resolved preset key for key
+    assert lifter.spec == posediff.resolve_spec(name) and list(lifter.spec) == list(posediff.resolve_spec(name))
+    lifter.fast_sampling("bf16")
+    assert lifter.spec["lifter"]["precision"] == "bf16"  # run-time changes show in the spec
     assert isinstance(lifter, torch.nn.Module) and not lifter.training
     text = repr(lifter)
     assert "PoseLifter" in text
