@@ -9,7 +9,7 @@ The whole public face is re-exported here::
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import errors
 from .errors import PosediffError

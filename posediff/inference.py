@@ -43,6 +43,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
+from ._version import __version__
 from .errors import InputError
 from .weights import DEMO_CHECKPOINT, demo_checkpoint_path
 
@@ -842,6 +843,4 @@ def _actions_per_person(actions, people: int) -> list[Optional[str]]:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
