@@ -17,10 +17,11 @@ import copy
 import difflib
 import inspect
 import json
-import math
 import re
 import sys
 import tomllib
+
+import tomli_w
 import types
 import typing
 from pathlib import Path
@@ -578,89 +579,30 @@ def _hook_points(backbone: dict | None, context: Mapping[str, Any]) -> list[str]
 # --------------------------------------------------------------------------------------------
 # dumping (a small TOML writer for the spec subset: scalars, lists, inline tables)
 # --------------------------------------------------------------------------------------------
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string for ``text``: quotes, backslashes and control characters (U+0000–U+001F, U+007F)
-    escaped; every other character, astral ones included, written as itself. Lone surrogates have no TOML
-    form and are a :class:`SpecError`."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise SpecError([Problem("", f"cannot write {text!r} to TOML: it holds a lone surrogate (U+{code:04X})")])
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+def _without_none(value: Any, path: str) -> Any:
+    """``value`` with None entries of tables dropped (TOML has no null); lone surrogates refused."""
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
-    raise SpecError([Problem("", f"cannot write {type(value).__name__} to TOML")])
+        return {str(k): _without_none(v, f"{path}.{k}" if path else str(k)) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        code = next(ord(ch) for ch in value if 0xD800 <= ord(ch) <= 0xDFFF)
+        raise SpecError([Problem(path, f"cannot write {value!r} to TOML: it holds a lone surrogate (U+{code:04X})")])
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        raise SpecError([Problem(path, f"cannot write {type(value).__name__} to TOML")])
+    return value
 
 
 def dump_spec(spec: Mapping[str, Any], path: str | Path | None = None) -> str:
-    """Write a spec as TOML (the canonical form); return the text and optionally save it to ``path``.
+    """Write a spec as TOML (with ``tomli_w``); return the text and optionally save it to ``path``.
 
-    ``None`` values are left out (TOML has no null).
+    ``None`` values are left out (TOML has no null). Reading the text back (:func:`load_spec`) gives the
+    same spec.
+
+    Raises:
+        SpecError: a value TOML cannot hold (a lone surrogate, an object that is not plain data).
     """
-    lines: list[str] = []
-    for key, value in spec.items():
-        if not isinstance(value, (Mapping, list)) or (isinstance(value, list) and key != "fusion"):
-            if value is not None:
-                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in spec.items():
-        if isinstance(value, Mapping):
-            lines.append("")
-            lines.append(f"[{_toml_key(key)}]")
-            for k, v in value.items():
-                if v is not None:
-                    lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-        elif key == "fusion" and isinstance(value, list):
-            if not value:
-                lines.append("fusion = []") if "fusion = []" not in lines else None
-            for site in value:
-                lines.append("")
-                lines.append("[[fusion]]")
-                for k, v in site.items():
-                    if k == "blocks":
-                        lines.append("blocks = [")
-                        for b in v:
-                            lines.append(f"  {_toml_value(b)},")
-                        lines.append("]")
-                    elif v is not None:
-                        lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-    # "fusion = []" must precede all tables to stay a top-level key
-    if "fusion = []" in lines:
-        lines.remove("fusion = []")
-        first_table = next((i for i, ln in enumerate(lines) if ln.startswith("[")), len(lines))
-        lines.insert(first_table, "fusion = []")
-    text = "\n".join(lines).strip() + "\n"
+    text = tomli_w.dumps(_without_none(spec, ""))
     if path is not None:
         Path(path).write_text(text)
     return text
