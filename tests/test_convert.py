@@ -19,7 +19,7 @@ from posediff.convert import (
 )
 from posediff.errors import CheckpointError
 
-pytest.importorskip("open_clip")
+import open_clip  # noqa: E402,F401  (a required dependency: missing it is a failure, not a skip)
 
 
 def _lifter(preset: str, seed: int):

@@ -16,7 +16,7 @@ from posediff.conditioners.single import SinglePromptConditioner
 from posediff.errors import InputError, SpecError
 from posediff.text_encoders.offline import OfflineTextEncoder
 
-pytest.importorskip("open_clip")
+import open_clip  # noqa: E402,F401  (a required dependency: missing it is a failure, not a skip)
 
 W, DIM = 32, 16
 HEAD = dict(adapter_layers=1, adapter_heads=2, adapter_ff=64)

@@ -13,7 +13,7 @@ from posediff.text_encoders import clip_tower
 from posediff.text_encoders.offline import OfflineTextEncoder
 from posediff.text_encoders.open_clip import OpenCLIPTextEncoder
 
-pytest.importorskip("open_clip")
+import open_clip  # noqa: E402,F401  (a required dependency: missing it is a failure, not a skip)
 
 SMALL = dict(width=32, layers=2, heads=2)
 
@@ -131,7 +131,7 @@ def test_open_clip_loads_local_weights(tmp_path):
 
 
 def test_open_clip_safetensors(tmp_path):
-    safetensors = pytest.importorskip("safetensors.torch")
+    import safetensors.torch as safetensors  # installed with open_clip_torch (a required dependency)
     src = _offline(seed=8)
     path = tmp_path / "clip.safetensors"
     safetensors.save_file({k: v.contiguous() for k, v in _clip_state(src).items()}, str(path))
