@@ -1,0 +1,368 @@
+"""Running an evaluation over a data set: :func:`evaluate` and :func:`evaluate_protocols`."""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..training.datasets import accepted_actions
+from .protocols import AGGREGATORS, METRICS, PROTOCOLS, Protocol
+from .report import EvaluationReport
+from .scoring import (
+    NOISE_BLOCK,
+    PRECISIONS,
+    _Accumulator,
+    _Context,
+    _group_names,
+    _NoiseStream,
+    _replay_draws,
+    _resolve_workers,
+    _score_batch,
+    _windows,
+)
+
+
+def evaluate(
+    lifter,
+    dataset,
+    *,
+    protocol: Protocol = "deployable",
+    hypotheses: Optional[int] = None,
+    steps: Optional[int] = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    official_overlap: bool = False,
+    max_windows: int = 0,
+    data_description: str = "",
+    source: str = "",
+    notes: Sequence[str] = (),
+    progress: bool = False,
+    model_info: Optional[Mapping[str, Any]] = None,
+    precision: Optional[str] = None,
+    workers: int = 1,
+) -> EvaluationReport:
+    """Evaluate a lifter on the windows of a data set under one protocol.
+
+    Args:
+        lifter: A :class:`~posediff.lifter.PoseLifter` (put in eval mode here).
+        dataset: A :class:`~posediff.data.Dataset` with 3D ground truth; sequences of another joint set
+            are converted to the lifter's (cross-dataset, e.g. 3DHP for an H36M model).
+        protocol: ``"deployable"`` or ``"paper"`` (see :data:`PROTOCOLS`).
+        hypotheses, steps: H and M (default: the lifter's sampler settings).
+        batch_size: Windows per sampler call: speed only, the samples do not depend on it (the noise is
+            drawn in blocks of :data:`NOISE_BLOCK` windows whatever the batch size).
+        seed: Seed of the sampling noise.
+        official_overlap: Count frames in the overlap of a sequence's last window twice (official).
+        max_windows: Evaluate at most this many windows, evenly spread over the data (0 = all).
+        data_description: Text for the report header (which data, which subjects, held out or not).
+        source: Where the weights came from (for the report).
+        notes: Extra lines for the report.
+        progress: Show a progress bar.
+        model_info: Extra entries for the report's ``model`` section (e.g. ``{"sha256": ...}``).
+        precision: Sampling precision for this call: ``"fp32"`` (the reference), ``"bf16"`` (the lifter's
+            fast path, :meth:`~posediff.lifter.PoseLifter.fast_sampling`: a bf16 copy of the denoiser,
+            several times faster on CPUs with bf16 matmul units, AVX512-BF16 / AMX) or ``None`` (the
+            lifter's own setting). The lifter's setting is restored afterwards; the report records the
+            precision used (``data["sampling"]["precision"]``, also ``data["model"]["precision"]``).
+        workers: Batches scored in parallel threads, each with one intra-op thread (0 = one per thread
+            torch would use on CPU, 1 on GPU; with more than one, torch's intra-op thread count is 1 for
+            the duration of the call). Speed only: the noise of every window is drawn in the sequential
+            order and the batches are collected in order, so the numbers do not change.
+
+    Returns:
+        An :class:`EvaluationReport`.
+
+    Raises:
+        InputError: unknown protocol, no window with ground truth.
+    """
+    if protocol not in PROTOCOLS:
+        raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {protocol!r}")
+    reports = evaluate_protocols(lifter, dataset, protocols=[protocol], hypotheses=hypotheses, steps=steps,
+                                 batch_size=batch_size, seed=seed, official_overlap=official_overlap,
+                                 max_windows=max_windows, data_description=data_description, source=source,
+                                 notes=notes, progress=progress, model_info=model_info, precision=precision,
+                                 workers=workers)
+    return reports[protocol]
+
+
+def evaluate_protocols(
+    lifter,
+    dataset,
+    *,
+    protocols: Sequence[Protocol] = ("deployable", "paper"),
+    hypotheses: Optional[int] = None,
+    steps: Optional[int] = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    official_overlap: bool = False,
+    max_windows: int = 0,
+    data_description: str = "",
+    source: str = "",
+    notes: Sequence[str] = (),
+    progress: bool = False,
+    model_info: Optional[Mapping[str, Any]] = None,
+    precision: Optional[str] = None,
+    workers: int = 1,
+) -> dict[str, EvaluationReport]:
+    """Like :func:`evaluate` for several protocols; the hypotheses are sampled once when the protocols
+    give the model the same input (e.g. a model without prompts), so the protocols are compared on
+    identical samples. ``precision`` and ``workers`` as in :func:`evaluate`.
+
+    Returns:
+        ``{protocol: EvaluationReport}``.
+    """
+    from ..aggregators.jpma import JPMAAggregator
+    from ..metrics import pck_joints
+    from ..training.datasets import to_skeleton
+
+    t0 = time.monotonic()
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise InputError(f"protocol must be one of {list(PROTOCOLS)}; got {p!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    if precision is not None and precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {list(PRECISIONS)} (or None: the model's own); got {precision!r}")
+    n_workers = _resolve_workers(workers, lifter)
+    from ..data.sample import Dataset, Sequence as _Seq
+
+    if not isinstance(dataset, Dataset):
+        items = list(dataset) if isinstance(dataset, (list, tuple)) else None
+        if items is None or not all(isinstance(s, _Seq) for s in items):
+            raise InputError(f"dataset must be a posediff.data.Dataset or a list of Sequence; got "
+                             f"{type(dataset).__name__}")
+        dataset = Dataset(items)
+    lifter.eval()
+    sk = lifter.skeleton.name
+    src_skeletons = sorted({s.skeleton for s in dataset})
+    base_notes = list(notes)
+    if src_skeletons != [sk]:
+        base_notes.append(f"cross-dataset: joints converted {', '.join(src_skeletons)} → {sk} for the model "
+                          "(convert_joints; the joint definitions of the two sets differ slightly, e.g. head/neck, "
+                          "which adds a systematic error)")
+    ds = to_skeleton(dataset, sk)
+    is_3dhp = any(s.source == "3dhp" or s.skeleton == "3dhp-17" for s in dataset)
+    kind, seq_groups = _group_names(ds)
+    rows = _windows(ds, lifter.frames, official_overlap)
+    if not rows:
+        raise InputError(f"dataset must hold at least one window with 3D ground truth (x3d); got {len(dataset)} "
+                         f"sequence(s), {sum(s.x3d is not None for s in dataset)} with x3d")
+    total_windows = len(rows)
+    if max_windows and len(rows) > max_windows:
+        idx = np.unique(np.linspace(0, len(rows) - 1, max_windows).round().astype(int))
+        rows = [rows[i] for i in idx]
+        base_notes.append(f"subsampled: {len(rows)} of {total_windows} windows, evenly spread (--max-windows)")
+    has_camera = all(r["camera"] is not None for r in rows)
+    needs_root = "paper" in protocols
+    has_root = all(r["root"] is not None for r in rows)
+    if needs_root and not has_root:
+        raise InputError("dataset must hold the ground-truth root trajectory (root) for the paper protocol; got "
+                         f"{sum(s.root is None for s in dataset)} sequence(s) without root")
+    labels, rejected = accepted_actions(lifter, [r["action"] for r in rows])
+    distortion = bool(getattr(lifter.aggregator, "distortion", True))
+    pck_idx = pck_joints(sk)
+    metrics = ["mpjpe_mm", "p_mpjpe_mm"] + (["pck", "auc"] if is_3dhp else [])
+    sampler = lifter.sampler
+    H = int(hypotheses or getattr(sampler, "hypotheses", 1))
+    M = int(steps or getattr(sampler, "steps", 1))
+
+    # Which protocols see identical model inputs (then one sampling pass serves them all)?
+    action_lists = {p: [labels[r["action"]] if p == "paper" else None for r in rows] for p in protocols}
+    same_input = len(protocols) > 1 and _same_conditioning(lifter, action_lists, protocols)
+    passes: list[list[str]] = [list(protocols)] if same_input else [[p] for p in protocols]
+
+    accs = {p: _Accumulator(M) for p in protocols}
+    jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
+    ctx = _Context(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
+                   metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups)
+    n_draws = _replay_draws(lifter, M)
+    if n_draws is None:
+        n_workers = 1  # batches draw their own noise from one generator: sequential only
+    n_workers = min(n_workers, len(passes) * math.ceil(len(rows) / batch_size))
+    previous = (lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels)
+    if precision is not None:
+        lifter.fast_sampling(precision, compile=lifter.compile_sampling, fuse=lifter.fuse_kernels,
+                             block_rows=lifter.block_rows)
+    used_precision = str(lifter.precision)
+    threads = torch.get_num_threads()
+
+    def tasks():
+        """(pass protocols, windows, labels, draws, generator) per batch, noise drawn in pass order."""
+        for group_protocols in passes:
+            acts_all = action_lists[group_protocols[0]]
+            if n_draws is not None:
+                shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
+                noise = _NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
+                gen = None
+            else:
+                noise, gen = None, torch.Generator().manual_seed(seed)
+            for b0 in range(0, len(rows), batch_size):
+                chunk = rows[b0:b0 + batch_size]
+                draws = noise.take(len(chunk)) if noise is not None else None
+                yield group_protocols, chunk, acts_all[b0:b0 + batch_size], draws, gen
+
+    def collect(group_protocols: Sequence[str], res: dict[str, Any]) -> None:
+        for p in group_protocols:
+            acc = accs[p]
+            acc.add_weights(res["groups"], res["w"])
+            if not has_camera:
+                acc.missing.add(("J-Agg", "camera"))
+            for (agg, metric), per_clip in res["stats"][p].items():
+                acc.add(res["groups"], agg, metric, per_clip)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(rows) * len(passes), unit="win", desc="evaluate", dynamic_ncols=True)
+    try:
+        if n_workers <= 1:
+            for group_protocols, chunk, acts, draws, gen in tasks():
+                collect(group_protocols, _score_batch(ctx, chunk, acts, draws, gen, group_protocols))
+                if bar is not None:
+                    bar.update(len(chunk))
+        else:
+            from collections import deque
+            from concurrent.futures import ThreadPoolExecutor
+
+            # one intra-op thread per worker: the workers share the cores instead of every small op
+            # splitting itself across them (results are collected in batch order, so they do not depend
+            # on the scheduling)
+            torch.set_num_threads(1)
+            if hasattr(lifter, "_sampling_runner"):
+                with torch.no_grad():
+                    lifter._sampling_runner()  # build the reduced-precision copy once, before the threads
+            pending: deque = deque()
+            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="posediff-eval") as pool:
+                for task in tasks():
+                    group_protocols, chunk, acts, draws, gen = task
+                    pending.append((group_protocols, pool.submit(_score_batch, ctx, chunk, acts, draws, gen,
+                                                                 group_protocols)))
+                    while len(pending) > 2 * n_workers:
+                        gp, fut = pending.popleft()
+                        res = fut.result()
+                        collect(gp, res)
+                        if bar is not None:
+                            bar.update(res["windows"])
+                while pending:
+                    gp, fut = pending.popleft()
+                    res = fut.result()
+                    collect(gp, res)
+                    if bar is not None:
+                        bar.update(res["windows"])
+    finally:
+        torch.set_num_threads(threads)
+        lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels = previous
+        if bar is not None:
+            bar.close()
+    sampling = {"precision": used_precision, "batch_size": batch_size, "workers": n_workers,
+                "threads": 1 if n_workers > 1 else threads,
+                "noise": f"drawn in blocks of {NOISE_BLOCK} windows (independent of batch size and workers)"
+                if n_draws is not None else f"drawn per sampler call of {batch_size} windows"}
+    if used_precision == "bf16":
+        base_notes.append("sampled in bf16 (precision='bf16', CLI --fast): a bf16 copy of the denoiser, fp32 input "
+                          "stage, output head, prompts and sampler arithmetic; fp32 is the reference precision")
+
+    wall = time.monotonic() - t0
+    reports = {}
+    for p in protocols:
+        p_notes = list(base_notes)
+        if p == "paper" and rejected:
+            p_notes.append(f"labels the conditioner does not accept were replaced by the neutral prompt: "
+                           f"{sorted(rejected)}")
+        if ("J-Agg", "camera") in accs[p].missing:
+            p_notes.append("J-Agg (JPMA) needs camera intrinsics, which this data set lacks: reported as n/a")
+        if same_input:
+            p_notes.append(f"the model gets identical inputs under {' and '.join(protocols)} (its conditioning does "
+                           "not depend on the action label), so one set of samples serves every protocol")
+        reports[p] = _build_report(
+            lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
+            p_notes, wall, model_info, protocols, sampling,
+        )
+    return reports
+
+
+def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequence[str]) -> bool:
+    """True when every label used by any protocol gives the same conditioning as the neutral prompt."""
+    labels = {a for p in protocols for a in action_lists[p] if a is not None}
+    if not labels:
+        return True
+    with torch.no_grad():
+        ref = lifter.condition(None, 1)
+        for a in labels:
+            c = lifter.condition([a], 1)
+            for x, y in ((ref.tokens, c.tokens), (ref.vector, c.vector)):
+                if (x is None) != (y is None) or (x is not None and not torch.equal(x, y)):
+                    return False
+    return True
+
+
+def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
+                  ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
+                  notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
+                  evaluated_with: Optional[Sequence[str]] = None,
+                  sampling: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
+    group_names = list(acc.weights)
+    results: dict[str, dict[str, dict]] = {}
+    for agg in AGGREGATORS:
+        if not any(k[1] == agg for k in acc.sums):
+            if agg == "J-Agg":
+                results[agg] = {m: {"avg": [None] * M, "all_frames": [None] * M,
+                                    "groups": {g: [None] * M for g in group_names}} for m in metrics}
+            continue
+        results[agg] = {}
+        for metric in metrics:
+            per_group = {g: (acc.sums[(g, agg, metric)] / acc.weights[g]).tolist() for g in group_names}
+            avg = np.mean(np.stack([per_group[g] for g in group_names]), axis=0).tolist()
+            tot_w = sum(acc.weights.values())
+            allf = (sum(acc.sums[(g, agg, metric)] for g in group_names) / tot_w).tolist()
+            results[agg][metric] = {"avg": avg, "all_frames": allf, "groups": per_group}
+    spec = lifter.spec
+    sampler = spec.get("sampler", {})
+    data = {
+        "format": "posediff-evaluation",
+        "version": 1,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "protocol": {"name": protocol, **PROTOCOLS[protocol]},
+        "model": {
+            "name": spec.get("meta", {}).get("name", "custom"),
+            "spec": f"{spec['backbone']['name']} + {spec['conditioner']['name']}, "
+                    f"{len(spec.get('fusion', []))} fusion site(s), sampler {sampler.get('name')}",
+            "source": source or "(in memory)",
+            "hypotheses": H, "steps": M,
+            "precision": (sampling or {}).get("precision", str(getattr(lifter, "precision", "fp32"))),
+            "skeleton": lifter.skeleton.name, "frames": lifter.frames,
+            **dict(model_info or {}),
+        },
+        "data": {
+            "description": data_description or getattr(ds, "name", "data"),
+            "sequences": len(ds),  # every loaded sequence, also those left out by --max-windows
+            "windows": len(rows),
+            "frames_per_window": lifter.frames,
+            "frames": float(sum(acc.weights.values())),
+        },
+        "windows": {
+            "official_overlap": official_overlap,
+            "mode": "official overlap: frames of a sequence's last window that overlap the previous window count twice"
+                    if official_overlap else "non-overlapping weights: every frame counted once",
+        },
+        "seed": seed,
+        "sampling": dict(sampling or {}),
+        "aggregators": {a: dict(v) for a, v in AGGREGATORS.items() if a in results},
+        "metrics": metrics,
+        "metric_definitions": {m: METRICS[m]["label"] for m in metrics},
+        "steps": list(range(1, M + 1)),
+        "groups": {"kind": kind, "count": len(group_names), "names": group_names,
+                   "frames": {g: acc.weights[g] for g in group_names}},
+        "results": results,
+        "notes": notes,
+        "wall_s": wall,
+        "evaluated_with": list(evaluated_with or [protocol]),
+        "device": str(next(lifter.parameters()).device),
+    }
+    return EvaluationReport(data)
