@@ -5,6 +5,10 @@ The official checkpoints (``best_epoch_20_10.bin``) hold ``{"model_pos": state_d
 diffusion buffers at ``module.<name>`` (reference §2, fixture README). This module maps those names
 onto posediff's components (state-dict layout in :data:`KEY_RULES`), checks every key both ways, and
 verifies the diffusion buffers against the lifter's noise schedule.
+
+Size: one job (official checkpoints in, posediff lifters out); the key mapping and the buffer checks it needs
+are specific to it.
+
 """
 from __future__ import annotations
 

@@ -3,6 +3,10 @@
 The public face: :meth:`PoseLifter.denoise` (one denoiser call), :meth:`PoseLifter.sample` (all
 hypotheses of all steps), :meth:`PoseLifter.lift` (sample and aggregate) and
 :meth:`PoseLifter.training_loss` (the official x0 objective).
+
+Size: one class, the model the components compose; its sampling fast path (bf16 copies, cache blocking)
+belongs to it and is documented in docs/performance.md.
+
 """
 from __future__ import annotations
 

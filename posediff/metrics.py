@@ -8,6 +8,10 @@ the millimetres of papers (``mpjpe(p, y) * 1000``); PCK thresholds are in the sa
 Backends: functions accept torch tensors or numpy arrays. numpy in → numpy out (a scalar result is a
 Python ``float``); torch in → torch out. Procrustes alignment runs in float64 internally.
 Shapes follow the shared alphabet: ``(..., J, 3)`` poses, B clips, M steps, H hypotheses, T frames.
+
+Size: every pose metric the evaluation reports, each a short function; together they are the one place the
+numbers are defined.
+
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ Left-side bones are blue, right-side bones red, the spine grey (from the skeleto
 Example:
     >>> import numpy as np, posediff.viz as viz
     >>> poses = np.zeros((4, 17, 3)); path = viz.render_frames(poses, "/tmp/grid.png")  # doctest: +SKIP
+
+Size: one job (drawing skeletons); most of the lines are the plotting set-up shared by the three views.
+
 """
 from __future__ import annotations
 

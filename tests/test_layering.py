@@ -169,3 +169,18 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert not cycles, f"import cycles between modules: {cycles}"
+
+
+SIZE_LIMIT = 400
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_large_modules_say_why(module):
+    """A module over ~400 lines does one job and says so: its docstring has a ``Size:`` paragraph."""
+    path = MODULES[module]
+    text = path.read_text()
+    if text.count("\n") <= SIZE_LIMIT:
+        return
+    doc = ast.get_docstring(ast.parse(text)) or ""
+    assert "\nSize: " in "\n" + doc, (f"posediff.{module} has {text.count(chr(10))} lines: split it by job, or say in "
+                                      "its docstring why it is one module (a 'Size: ...' paragraph)")

@@ -1,5 +1,9 @@
 """FPP: fine-grained prompts (FinePOSE §3.1; reference §3), and the prompt machinery the M/S/C/AL
-prompt variants reuse."""
+prompt variants reuse.
+
+Size: one component family — the FPP prompt layout, its adapter and the shared prompt machinery that the
+M/S/C/AL variants subclass; splitting it would scatter one algorithm.
+"""
 from __future__ import annotations
 
 import re

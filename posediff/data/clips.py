@@ -11,6 +11,10 @@ Testing: :func:`test_windows` covers a sequence with windows of F frames; the la
 frames. By default per-frame weights make every frame count exactly once; ``official_overlap=True``
 reproduces the official double counting of the overlap. :func:`stitch_windows` puts window predictions back
 into one ``(T, J, 3)`` sequence.
+
+Size: the training grid, its epoch order and the test windows share the same index arithmetic (and the exact-
+resume contract); they stay together so the arithmetic is written once.
+
 """
 from __future__ import annotations
 

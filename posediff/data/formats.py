@@ -22,6 +22,10 @@ Confidence: a third channel is a confidence (or visibility) per joint. Joints wi
 interpolation in time between observed frames (the nearest observed frame at either end) and reported in the
 returned mask. A joint that is missing in every frame is an error. Finally the pixels are normalised by the
 image size (``normalize_screen_coordinates``).
+
+Size: the joint tables of five keypoint formats and the conversion rule they share; one table per format, one
+rule.
+
 """
 from __future__ import annotations
 

@@ -16,6 +16,10 @@ Camera-model conventions: the tangential coefficients are stored in the order us
 ``project_to_2d`` (VideoPose3D's order), which is the *reverse* of ``p`` in ``cameras.h5``. The rotation is the
 camera-to-world orientation as a quaternion ``(w, x, y, z)``; its matrix equals ``R`` as stored in
 ``cameras.h5`` and ``X_cam = Rᵀ (X_world − t)``.
+
+Size: one data set — its file layout, the camera table of the VideoPose3D layout and the loaders that join
+them.
+
 """
 from __future__ import annotations
 

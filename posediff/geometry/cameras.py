@@ -13,6 +13,10 @@ Conventions (reference §1.3–§1.5, §1.9, §5.1):
 
 Every function accepts torch tensors; the ones marked so also accept numpy arrays and then return
 numpy arrays. Leading dimensions are batch dimensions.
+
+Size: camera geometry used everywhere (normalisation, projection with distortion, extrinsics, root
+estimation), each function short and independent.
+
 """
 from __future__ import annotations
 
