@@ -29,6 +29,8 @@ from .errors import PluginError, Problem, RegistryError, UnknownComponentError
 
 __all__ = [
     "KINDS",
+    "entry_points",
+    "describe_entry_point",
     "name_of",
     "ComponentInfo",
     "register",
@@ -149,6 +151,16 @@ def _target(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
+def entry_points(kind: str) -> dict[str, tuple[md.EntryPoint, ...]]:
+    """Entry points of group ``posediff.<kind>`` by name, read once per process; imports nothing.
+
+    ``kind`` is a component kind or ``"preset"``. A name with more than one entry point is provided twice
+    (the caller reports it). Plugins are skipped when ``POSEDIFF_DISABLE_PLUGINS`` is set, and the
+    distributions listed in ``POSEDIFF_BLOCK_PLUGINS`` are hidden.
+    """
+    return _entry_points(kind)
+
+
 @functools.lru_cache(maxsize=None)
 def _entry_points(kind: str) -> dict[str, tuple[md.EntryPoint, ...]]:
     """Entry points of group ``posediff.<kind>``, by name. Imports nothing."""
@@ -182,9 +194,19 @@ def _ep_provider(ep: md.EntryPoint) -> str:
 
 
 def refresh_plugins() -> None:
-    """Forget cached entry points and loaded plugins (after installing a package at run time)."""
+    """Forget cached entry points, loaded plugins and cached presets (after installing a package at run time)."""
     _entry_points.cache_clear()
     _loaded.clear()
+    for hook in refresh_plugins.hooks:
+        hook()
+
+
+refresh_plugins.hooks = []  # type: ignore[attr-defined]  # callables run by refresh_plugins (e.g. the preset cache)
+
+
+def describe_entry_point(kind: str, ep: md.EntryPoint) -> str:
+    """``"<distribution> <version> (entry point posediff.<kind>: name = value)"`` for messages."""
+    return _describe_ep(kind, ep)
 
 
 def _describe_ep(kind: str, ep: md.EntryPoint) -> str:

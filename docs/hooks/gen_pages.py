@@ -44,37 +44,22 @@ def _annotation(ann: Any) -> str:
 
 def _preset_source(name: str) -> tuple[str, str]:
     """(TOML text, provider) of a preset, built-in or plugin."""
-    from posediff.presets import _builtin, _plugin_presets
+    from posediff.presets import preset_provider, preset_text
 
-    builtin = _builtin()
-    if name in builtin:
-        return builtin[name].read_text(), "posediff"
-    ep = _plugin_presets()[name]
-    provider = f"{ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) else "plugin"
-    obj = ep.load()
-    if callable(obj) and not hasattr(obj, "read_text"):
-        obj = obj()  # a factory returning the spec dict
-    if hasattr(obj, "read_text"):
-        return obj.read_text(), provider
-    if isinstance(obj, (str, Path)):
-        return Path(obj).read_text(), provider
-    from posediff.spec import dump_spec
-
-    return dump_spec(dict(obj)), provider
+    return preset_text(name), preset_provider(name)
 
 
 def presets_markdown() -> str:
     """The Presets page: a summary table, then every preset's TOML with its comments."""
-    import tomllib
-
-    from posediff.presets import list_presets
+    from posediff.presets import list_presets, read_preset
 
     names = list_presets()
     lines = [
         "# Presets",
         "",
-        "A preset is a complete spec file shipped with posediff (or with a plugin, through the",
-        "`posediff.preset` entry-point group). `posediff.build(name)` builds it; "
+        "A preset is a spec file shipped with posediff (or with a plugin, through the",
+        "`posediff.preset` entry-point group); `extends = \"other\"` builds on another preset by data. "
+        "`posediff.build(name)` builds it; "
         "`posediff show NAME` prints it. This page is generated from the files themselves at build time.",
         "",
         "| preset | provider | summary |",
@@ -84,7 +69,7 @@ def presets_markdown() -> str:
     for name in names:
         text, provider = _preset_source(name)
         sources[name] = (text, provider)
-        summary = tomllib.loads(text).get("meta", {}).get("summary", "")
+        summary = read_preset(name).get("meta", {}).get("summary", "")
         lines.append(f"| [{name}](#{name}) | {_cell(provider)} | {_cell(summary)} |")
     for name in names:
         text, provider = sources[name]

@@ -61,10 +61,8 @@ def _summary(kind: str, name: str) -> tuple[str, str]:
 
 
 def _preset_rows(pattern: str) -> list[dict]:
-    from ..presets import _builtin, _plugin_presets, list_presets, read_preset
+    from ..presets import list_presets, preset_provider, read_preset
 
-    builtin = set(_builtin())
-    plugins = _plugin_presets()
     rows = []
     for name in list_presets(pattern):
         try:
@@ -72,11 +70,10 @@ def _preset_rows(pattern: str) -> list[dict]:
             summary = str(meta.get("summary", ""))
         except Exception as exc:  # noqa: BLE001
             summary = f"(failed to load: {str(exc).splitlines()[0]})"
-        if name in builtin:
-            provider = "posediff"
-        else:
-            dist = getattr(plugins.get(name), "dist", None)
-            provider = f"{dist.name} {dist.version}" if dist is not None else "plugin"
+        try:
+            provider = preset_provider(name)
+        except Exception as exc:  # noqa: BLE001 - e.g. provided twice: reported, not raised
+            provider = f"? ({str(exc).splitlines()[0]})"
         rows.append({"kind": "preset", "name": name, "provider": provider, "summary": summary})
     return rows
 

@@ -27,29 +27,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _listing() -> list[dict]:
     from .. import registry
-    from ..presets import _plugin_presets
 
     rows = []
-    for kind in registry.KINDS:
-        for name, eps in sorted(registry._entry_points(kind).items()):
+    for kind in (*registry.KINDS, "preset"):
+        for name, eps in sorted(registry.entry_points(kind).items()):
             rows.append({"kind": kind, "name": name, "provider": ", ".join(registry._ep_provider(e) for e in eps),
                          "target": ", ".join(e.value for e in eps)})
-    for name, ep in sorted(_plugin_presets().items()):
-        rows.append({"kind": "preset", "name": name,
-                     "provider": ep.dist.name + " " + ep.dist.version if getattr(ep, "dist", None) else "unknown",
-                     "target": ep.value})
     return rows
 
 
 def _check_presets() -> list[dict]:
     """Read every plugin preset and resolve it (a preset naming a missing component fails here)."""
-    from ..presets import _plugin_presets
+    from .. import registry
     from ..spec import resolve_spec
 
     rows = []
-    for name, ep in sorted(_plugin_presets().items()):
-        dist = getattr(ep, "dist", None)
-        provider = f"{dist.name} {dist.version}" if dist is not None else "unknown"
+    for name, eps in sorted(registry.entry_points("preset").items()):
+        provider = ", ".join(registry._ep_provider(e) for e in eps)
         try:
             resolve_spec(name)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
