@@ -6,23 +6,31 @@ the flipped copies when flip test-time augmentation is batched), ordered sample-
 ``n`` belongs to clip ``n // K``.
 
 Each base class carries ``__posediff_kind__``; the spec builder uses it to know the kind of a
-nested component from a constructor annotation (e.g. ``schedule: NoiseSchedule``).
+nested component from a constructor annotation (e.g. ``schedule: NoiseSchedule``). Required methods
+are abstract methods (:func:`abc.abstractmethod`), checked when a component is constructed
+(:func:`require_contract`).
+
+Size: the contracts of all seven kinds in one place — the page a plugin author reads — plus the shared
+reverse-process entry (samplers) and input checks (aggregators) that keep every component honest.
 """
 from __future__ import annotations
 
 import abc
+import inspect
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .errors import InputError, SpecError
+from .registry import KINDS, name_of
 from .sampling import reverse_process
 
 __all__ = [
+    "Component",
     "Conditioning",
     "Backbone",
     "Conditioner",
@@ -93,7 +101,8 @@ def require_contract(obj: object, kind_base: type) -> None:
     missing = sorted(name for name in dir(type(obj))
                      if getattr(getattr(type(obj), name, None), "__isabstractmethod__", False))
     if missing:
-        raise TypeError(f"{type(obj).__name__} is a {kind_base.__posediff_kind__} but does not implement "
+        kind = kind_base.__posediff_kind__
+        raise TypeError(f"{type(obj).__name__} is a{'n' if kind[0] in 'aeiou' else ''} {kind} but does not implement "
                         f"{', '.join(missing)} (required by posediff.interfaces.{kind_base.__name__})")
 
 
@@ -109,7 +118,38 @@ def expand_rows(x: Tensor, rows: int) -> Tensor:
     return x.unsqueeze(1).expand(bc, k, *x.shape[1:]).reshape(rows, *x.shape[1:])
 
 
-class Backbone(nn.Module):
+class Component(nn.Module):
+    """What every kind base class shares: storing the constructor's arguments, checked once.
+
+    The spec system reads a component's parameters from its constructor signature, and
+    :func:`posediff.component_spec.component_spec` reads them back from attributes of the same names.
+    :meth:`store_config` does both halves of that rule in one call.
+    """
+
+    __posediff_kind__: str = ""
+
+    def store_config(self, arguments: Mapping[str, Any]) -> None:
+        """Run the class's ``check_params`` hook (if any) on the constructor's arguments, then store each.
+
+        Call it as ``self.store_config(locals())`` right after ``super().__init__()``: only the names of the
+        constructor's parameters are taken from ``arguments``. ``check_params(params) -> list[str]`` is the
+        one value check of a component (spec validation calls it too, before anything is built); its
+        messages become one :class:`~posediff.errors.SpecError`.
+        """
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        values = {n: arguments[n] for n in names if n in arguments}
+        checker = getattr(self, "check_params", None)
+        if callable(checker):
+            problems = list(checker(dict(values)) or ())
+            if problems:
+                kind = type(self).__posediff_kind__ or "component"
+                name = (name_of(kind, self) if kind in KINDS else None) or type(self).__name__
+                raise SpecError("; ".join(problems), origin=f"{kind} {name!r}")
+        for n, v in values.items():
+            setattr(self, n, v)
+
+
+class Backbone(Component):
     """Denoiser trunk: ``forward(x2d, y_t, t, cond, sites) -> x0``.
 
     Shapes: x2d ``(N, T, J, 2)`` normalised screen coordinates; y_t ``(N, T, J, 3)`` noisy
@@ -122,8 +162,31 @@ class Backbone(nn.Module):
     __posediff_kind__ = "backbone"
     hook_points: tuple[str, ...] = ()
 
+    def check_inputs(self, x2d: Tensor, y_t: Tensor, t: Tensor, frames: Optional[int] = None) -> None:
+        """The checks every backbone's ``forward`` makes first (InputError with the shapes expected).
 
-class TextEncoder(nn.Module):
+        ``x2d (N, T, J, 2)`` and ``y_t (N, T, J, 3)`` with equal N, T, J; ``in_channels`` (when the backbone
+        has that attribute) = the channels of both; J = ``self.joints`` (when it has that attribute);
+        ``t (N,)``; and T = ``frames`` when given (a backbone with a fixed receptive field).
+        """
+        if x2d.ndim != 4 or y_t.ndim != 4 or x2d.shape[:3] != y_t.shape[:3]:
+            raise InputError(f"x2d and y_t: expected (N, T, J, 2) and (N, T, J, 3) with equal N, T, J; "
+                             f"got {tuple(x2d.shape)} and {tuple(y_t.shape)}")
+        n, got_frames, joints = x2d.shape[:3]
+        channels = getattr(self, "in_channels", None)
+        if channels is not None and x2d.shape[-1] + y_t.shape[-1] != channels:
+            raise InputError(f"x2d/y_t: expected {channels} channels in total (2D + 3D); "
+                             f"got {x2d.shape[-1]} + {y_t.shape[-1]}")
+        if frames is not None and got_frames != frames:
+            raise InputError(f"x2d: expected T = {frames} frames (the receptive field); got {got_frames}")
+        expected_joints = getattr(self, "joints", None)
+        if expected_joints is not None and joints != expected_joints:
+            raise InputError(f"x2d: expected J = {expected_joints} joints; got {joints}")
+        if t.shape != (n,):
+            raise InputError(f"t: expected shape ({n},), one step per row; got {tuple(t.shape)}")
+
+
+class TextEncoder(Component):
     """Tokenizer plus frozen text tower.
 
     ``tokenize(texts) -> (N, 77) long``; ``embed(ids) -> (N, 77, W)`` input token embeddings;
@@ -136,7 +199,7 @@ class TextEncoder(nn.Module):
     context_length: int = 77
 
 
-class Conditioner(nn.Module):
+class Conditioner(Component):
     """Turns action labels into a :class:`Conditioning`.
 
     ``forward(actions, batch) -> Conditioning``: ``actions`` is a sequence of ``batch`` labels
@@ -149,7 +212,7 @@ class Conditioner(nn.Module):
     token_dim: int = 0
 
 
-class FusionBlock(nn.Module):
+class FusionBlock(Component):
     """One block applied at a backbone hook point: ``forward(x, cond, v) -> x``.
 
     x ``(N·J, T, C)`` pose tokens (rows ordered (sample, joint)); ``cond`` the
@@ -160,7 +223,7 @@ class FusionBlock(nn.Module):
     __posediff_kind__ = "fusion"
 
 
-class NoiseSchedule(nn.Module):
+class NoiseSchedule(Component):
     """Noise schedule: ``alphas_cumprod()`` → ``(timesteps,)`` float64 ᾱ_t; attribute ``timesteps``."""
 
     __posediff_kind__ = "schedule"
@@ -172,7 +235,7 @@ DenoiseFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 binds the conditioning of the B clips and broadcasts it over the K copies."""
 
 
-class Sampler(nn.Module):
+class Sampler(Component):
     """Reverse process, as a **schedule of timesteps** plus a **step rule** (like a diffusers scheduler).
 
     The loop around them (H hypothesis chains, batched flip test-time augmentation, clamping, noise
@@ -327,14 +390,58 @@ class Sampler(nn.Module):
                                steps=steps, generator=generator, draws=draws, trace=trace)
 
 
-class Aggregator(nn.Module):
-    """Hypotheses → one pose: ``forward(hyps, *, x2d, camera=None, root=None, target=None)``.
+class Aggregator(Component):
+    """Hypotheses → one pose: ``forward(hyps, *, x2d=None, camera=None, root=None, target=None)``.
 
     hyps ``(B, H, T, J, 3)`` root-relative metres; x2d ``(B, T, J, 2)``; camera ``(B, 9)`` or
     ``(9,)`` intrinsics in the 2D's units; root ``(B, T, 1, 3)`` camera-space metres; target
     ``(B, T, J, 3)`` ground truth (oracles only). Output ``(B, T, J, 3)``.
-    Attribute ``needs``: subset of {"camera", "root", "target"} the aggregator requires.
+
+    :meth:`forward` is the same for every aggregator: it checks ``hyps`` (a finite tensor of shape
+    ``(B, H, T, J, 3)``) and that each input named in ``needs`` (a subset of {"camera", "root", "target"})
+    is given — an :class:`~posediff.errors.InputError` otherwise — then calls :meth:`aggregate`, the one
+    method an aggregator implements (required).
     """
 
     __posediff_kind__ = "aggregator"
     needs: frozenset = frozenset()
+
+    _NEEDS_TEXT = {
+        "camera": ("camera intrinsics camera=(B, 9) [fx, fy, cx, cy, k1, k2, k3, p1, p2] in the 2D's units",
+                   "without a camera use the 'mean' aggregator: overrides={'aggregator.name': 'mean'}"),
+        "root": ("root=(B, T, 1, 3) camera-space metres", "pass it, or use root='estimate' to fit it to the 2D"),
+        "target": ("the ground truth target=(B, T, J, 3)",
+                   "an oracle is a diagnostic; for predictions use aggregator 'jpma' or 'mean'"),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        require_contract(self, Aggregator)
+
+    def forward(self, hyps: Tensor, *, x2d: Optional[Tensor] = None, camera: Optional[Tensor] = None,
+                root: Optional[Tensor] = None, target: Optional[Tensor] = None) -> Tensor:
+        """Check the inputs, then :meth:`aggregate`; returns ``(B, T, J, 3)``.
+
+        Raises:
+            InputError: ``hyps`` not a finite ``(B, H, T, J, 3)`` tensor, or an input of ``needs`` missing.
+        """
+        if not isinstance(hyps, Tensor):
+            raise InputError(f"hyps must be a torch tensor (B, H, T, J, 3); got {type(hyps).__name__}")
+        if hyps.dim() != 5 or hyps.shape[-1] != 3 or 0 in hyps.shape:
+            raise InputError(f"hyps must have shape (B, H, T, J, 3); got {tuple(hyps.shape)}")
+        if not bool(torch.isfinite(hyps).all()):
+            raise InputError("hyps contains NaN/Inf values")
+        given = {"camera": camera, "root": root, "target": target}
+        for need in sorted(self.needs):
+            if given.get(need) is None:
+                what, hint = self._NEEDS_TEXT.get(need, (need, ""))
+                name = self.__dict__.get("_posediff_name") or name_of("aggregator", self) or type(self).__name__
+                built = " with root='given'" if need == "root" and getattr(self, "root", None) == "given" else ""
+                raise InputError(f"{need} must be given: the {name} aggregator{built} needs {what}; got None"
+                                 + (f" ({hint})" if hint else ""))
+        return self.aggregate(hyps, x2d=x2d, camera=camera, root=root, target=target)
+
+    @abc.abstractmethod
+    def aggregate(self, hyps: Tensor, *, x2d: Optional[Tensor], camera: Optional[Tensor], root: Optional[Tensor],
+                  target: Optional[Tensor]) -> Tensor:
+        """Combine checked hypotheses ``(B, H, T, J, 3)`` into ``(B, T, J, 3)`` (inputs as in :meth:`forward`)."""

@@ -85,7 +85,10 @@ def test_a_backbone_that_skips_a_hook_point_is_caught():
 
 def test_an_aggregator_that_ignores_what_it_needs_is_caught():
     class Pretends(MeanAggregator):
-        needs = frozenset({"camera"})  # declares camera but never asks for it
+        needs = frozenset({"camera"})  # declares camera ...
+
+        def forward(self, hyps, *, x2d=None, camera=None, root=None, target=None):
+            return self.aggregate(hyps)  # ... but overrides the base's forward, which would ask for it
 
     with registered("aggregator", "zz_pretend", Pretends), pytest.raises(ContractError, match="ran without it"):
         check_component("aggregator", "zz_pretend")
@@ -93,7 +96,10 @@ def test_an_aggregator_that_ignores_what_it_needs_is_caught():
     class Crashes(Aggregator):
         needs = frozenset({"camera"})
 
-        def forward(self, hyps, *, x2d, camera=None, root=None, target=None):
+        def aggregate(self, hyps, **_):
+            return hyps.mean(1)
+
+        def forward(self, hyps, *, x2d=None, camera=None, root=None, target=None):  # bypasses the base's checks
             return hyps.mean(1) * camera[0, 0]  # TypeError deep inside when camera is None
 
     with registered("aggregator", "zz_crash", Crashes), pytest.raises(ContractError, match="must raise InputError"):

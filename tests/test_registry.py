@@ -77,7 +77,7 @@ def test_plugin_lazy_discovery_and_broken_isolated(plugin_path):
         from posediff.interfaces import Aggregator
         class MedianAggregator(Aggregator):
             """Per-joint median of the hypotheses."""
-            def forward(self, hyps, *, x2d, camera=None, root=None, target=None):
+            def aggregate(self, hyps, **_):
                 return hyps.median(dim=1).values
         ''', "[posediff.aggregator]\nzz_median = zzplug_good:MedianAggregator\n")
     _fake_dist(plugin_path, "zzplug-broken", "zzplug_broken", "raise RuntimeError('boom at import')\n",

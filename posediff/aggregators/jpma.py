@@ -90,32 +90,9 @@ class JPMAAggregator(Aggregator):
         err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=self.distortion)  # (B, H, T, J)
         return err.argmin(dim=1)
 
-    def forward(
-        self,
-        hyps: Tensor,
-        *,
-        x2d: Tensor,
-        camera: Optional[Tensor] = None,
-        root: Optional[Tensor] = None,
-        target: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Assemble each joint from its best-reprojecting hypothesis.
-
-        Args:
-            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres, root joint 0).
-            x2d: ``(B, T, J, 2)`` the input 2D (normalised screen coordinates for H36M).
-            camera: ``(B, 9)`` or ``(9,)`` intrinsics in the units of ``x2d`` (required).
-            root: ``(B, T, 1, 3)`` camera-space root (metres); required with ``root="given"``,
-                estimated from the 2D when omitted with ``root="estimate"``.
-            target: Unused (JPMA never looks at the ground truth 3D).
-
-        Returns:
-            ``(B, T, J, 3)``.
-
-        Raises:
-            InputError: missing camera (use the ``mean`` aggregator instead), missing root with
-                ``root="given"``, or shapes that do not match.
-        """
+    def aggregate(self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,
+                  root: Optional[Tensor] = None, **_: Optional[Tensor]) -> Tensor:
+        """Assemble each joint from its best-reprojecting hypothesis (see :meth:`select`; ``target`` unused)."""
         idx = self.select(hyps, x2d=x2d, camera=camera, root=root)  # (B, T, J)
         b, _, t, j, _ = hyps.shape
         return torch.gather(hyps, 1, idx[:, None, :, :, None].expand(b, 1, t, j, 3)).squeeze(1)

@@ -5,10 +5,8 @@ from typing import Optional
 
 from torch import Tensor
 
-from ..errors import InputError
 from ..interfaces import Aggregator
 from ..registry import register
-from ..validation import check_shape
 
 __all__ = ["MeanAggregator"]
 
@@ -30,28 +28,6 @@ class MeanAggregator(Aggregator):
 
     needs: frozenset = frozenset()
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    def forward(
-        self,
-        hyps: Tensor,
-        *,
-        x2d: Optional[Tensor] = None,
-        camera: Optional[Tensor] = None,
-        root: Optional[Tensor] = None,
-        target: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Mean over the hypothesis dimension.
-
-        Args:
-            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres).
-            x2d, camera, root, target: Accepted for the common interface; unused.
-
-        Returns:
-            ``(B, T, J, 3)``.
-        """
-        if not isinstance(hyps, Tensor):
-            raise InputError(f"hyps must be a torch tensor (B, H, T, J, 3); got {type(hyps).__name__}")
-        check_shape("hyps", hyps, ("B", "H", "T", "J", "3"))
+    def aggregate(self, hyps: Tensor, **_: Optional[Tensor]) -> Tensor:
+        """The mean over the hypothesis dimension (the other inputs are not used)."""
         return hyps.mean(dim=1)

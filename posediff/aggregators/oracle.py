@@ -40,38 +40,13 @@ class OracleAggregator(Aggregator):
             raise SpecError(f"aggregator.mode: expected 'joint' or 'pose'; got {mode!r}")
         self.mode = mode
 
-    def forward(
-        self,
-        hyps: Tensor,
-        *,
-        x2d: Optional[Tensor] = None,
-        camera: Optional[Tensor] = None,
-        root: Optional[Tensor] = None,
-        target: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Select with the ground truth.
-
-        Args:
-            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres).
-            x2d, camera, root: Unused.
-            target: ``(B, T, J, 3)`` ground truth, root-relative (required).
-
-        Returns:
-            ``(B, T, J, 3)``.
-
-        Raises:
-            InputError: ``target`` missing or of the wrong shape.
-        """
-        for name, v in (("hyps", hyps), ("target", target)):
-            if (v is not None or name == "hyps") and not isinstance(v, Tensor):
-                raise InputError(f"{name} must be a torch tensor; got {type(v).__name__}")
+    def aggregate(self, hyps: Tensor, *, target: Tensor, **_: Optional[Tensor]) -> Tensor:
+        """Select with the ground truth ``target`` ``(B, T, J, 3)`` (root-relative; checked by :meth:`forward`
+        to be given). Raises InputError for a ``target`` of the wrong shape."""
+        if not isinstance(target, Tensor):
+            raise InputError(f"target must be a torch tensor; got {type(target).__name__}")
         dims = check_shape("hyps", hyps, ("B", "H", "T", "J", "3"))
         b, t, j = dims["B"], dims["T"], dims["J"]
-        if target is None:
-            raise InputError(
-                "target must be given: the oracle aggregator needs the ground truth (B, T, J, 3); got None (it is "
-                "a diagnostic; for predictions use aggregator 'jpma' or 'mean')"
-            )
         check_shape("target", target, ("B", "T", "J", "3"), dims)
         check_finite("target", target)
         y = target.to(device=hyps.device, dtype=hyps.dtype)

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from ..errors import InputError, SpecError
+from ..errors import InputError
 from ..interfaces import Backbone, Conditioning, expand_rows
 from ..nn import Block, TimestepEmbedding
 from ..registry import register
@@ -79,23 +79,7 @@ class MixSTEBackbone(Backbone):
         pos_init_std: float = 0.0,
     ) -> None:
         super().__init__()
-        problems = self.check_params(dict(dim=dim, frames=frames, joints=joints, depth=depth, heads=heads,
-                                          mlp_ratio=mlp_ratio, drop_path=drop_path, in_channels=in_channels,
-                                          pos_init_std=pos_init_std))
-        if problems:
-            raise SpecError("; ".join(problems), origin="backbone 'mixste'")
-        self.dim = dim
-        self.frames = frames
-        self.joints = joints
-        self.depth = depth
-        self.heads = heads
-        self.mlp_ratio = mlp_ratio
-        self.qkv_bias = qkv_bias
-        self.drop_path = drop_path
-        self.in_channels = in_channels
-        self.norm_eps = norm_eps
-        self.head_norm_eps = head_norm_eps
-        self.pos_init_std = pos_init_std
+        self.store_config(locals())  # check_params, then every argument stored under its name
         self.hook_points = self.hook_points_for({"depth": depth})
         self.stream_dtype: Optional[torch.dtype] = None
         """dtype of the token stream between the input stage and the head; ``None``: that of the input
@@ -177,25 +161,6 @@ class MixSTEBackbone(Backbone):
             v = v + expand_rows(vec.to(v.dtype), rows)
         return v
 
-    def _check_inputs(self, x2d: Tensor, y_t: Tensor, t: Tensor) -> None:
-        if x2d.ndim != 4 or y_t.ndim != 4 or x2d.shape[:3] != y_t.shape[:3]:
-            raise InputError(
-                f"x2d and y_t: expected (N, T, J, 2) and (N, T, J, 3) with equal N, T, J; "
-                f"got {tuple(x2d.shape)} and {tuple(y_t.shape)}"
-            )
-        n, frames, joints = x2d.shape[:3]
-        if x2d.shape[-1] + y_t.shape[-1] != self.in_channels:
-            raise InputError(
-                f"x2d/y_t: expected {self.in_channels} channels in total (2D + 3D); "
-                f"got {x2d.shape[-1]} + {y_t.shape[-1]}"
-            )
-        if frames != self.frames:
-            raise InputError(f"x2d: expected T = {self.frames} frames (the receptive field); got {frames}")
-        if joints != self.joints:
-            raise InputError(f"x2d: expected J = {self.joints} joints; got {joints}")
-        if t.shape != (n,):
-            raise InputError(f"t: expected shape ({n},), one step per row; got {tuple(t.shape)}")
-
     def forward(
         self,
         x2d: Tensor,
@@ -205,7 +170,7 @@ class MixSTEBackbone(Backbone):
         sites: Optional[Mapping[str, Any]] = None,
     ) -> Tensor:
         """Predict x0 from the 2D input and the noisy pose; see the class docstring for shapes."""
-        self._check_inputs(x2d, y_t, t)
+        self.check_inputs(x2d, y_t, t, frames=self.frames)
         n, frames, joints, _ = x2d.shape
         c = self.dim
         sites = sites if sites is not None else {}

@@ -65,7 +65,7 @@ def test_plugin_registering_a_builtin_name_in_process_names_both(plugins):
 
         class Median(Aggregator):
             """Per-joint median."""
-            def forward(self, hyps, *, x2d, camera=None, root=None, target=None):
+            def aggregate(self, hyps, **_):
                 return hyps.median(dim=1).values
         ''', "[posediff.aggregator]\nzz_hijack_median = zzrel_hijack:Median\n")
     registry.refresh_plugins()
@@ -129,6 +129,9 @@ def test_component_crashing_in_its_constructor_is_reported(plugins):
             def __init__(self, size: int = 3) -> None:
                 super().__init__()
                 raise ValueError("size must be prime")
+
+            def aggregate(self, hyps, **_):
+                return hyps.mean(1)
         ''', "[posediff.aggregator]\nzz_crash = zzrel_crash:Crash\n")
     registry.refresh_plugins()
     with pytest.raises(SpecError, match="zz_crash.*size must be prime"):

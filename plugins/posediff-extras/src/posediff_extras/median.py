@@ -6,7 +6,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from posediff.errors import InputError, SpecError
+from posediff.errors import SpecError
 from posediff.interfaces import Aggregator
 
 __all__ = ["MedianAggregator", "coordinate_median", "geometric_median"]
@@ -104,33 +104,8 @@ class MedianAggregator(Aggregator):
         self.iterations = iterations
         self.eps = eps
 
-    def forward(
-        self,
-        hyps: Tensor,
-        *,
-        x2d: Optional[Tensor] = None,
-        camera: Optional[Tensor] = None,
-        root: Optional[Tensor] = None,
-        target: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Median over the hypothesis dimension.
-
-        Args:
-            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres).
-            x2d, camera, root, target: Accepted for the common interface; unused.
-
-        Returns:
-            ``(B, T, J, 3)``.
-
-        Raises:
-            InputError: ``hyps`` is not a 5-dimensional tensor ending in 3 or holds NaN/Inf.
-        """
-        if not isinstance(hyps, Tensor):
-            raise InputError(f"hyps must be a torch tensor (B, H, T, J, 3); got {type(hyps).__name__}")
-        if hyps.dim() != 5 or hyps.shape[-1] != 3 or 0 in hyps.shape:
-            raise InputError(f"hyps must have shape (B, H, T, J, 3); got {tuple(hyps.shape)}")
-        if not bool(torch.isfinite(hyps).all()):
-            raise InputError("hyps contains NaN/Inf values")
+    def aggregate(self, hyps: Tensor, **_: Optional[Tensor]) -> Tensor:
+        """The median over the hypothesis dimension (``hyps`` checked by the base class; nothing else used)."""
         if self.method == "coordinate":
             return coordinate_median(hyps, dim=1)
         return geometric_median(hyps, dim=1, iterations=self.iterations, eps=self.eps)

@@ -99,30 +99,9 @@ class ReprojSoftminAggregator(Aggregator):
         err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=self.distortion)  # (B, H, T, J)
         return torch.softmax(-err / self.temperature, dim=1)
 
-    def forward(
-        self,
-        hyps: Tensor,
-        *,
-        x2d: Tensor,
-        camera: Optional[Tensor] = None,
-        root: Optional[Tensor] = None,
-        target: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Blend the hypotheses joint by joint by their reprojection fit.
-
-        Args:
-            hyps: ``(B, H, T, J, 3)`` root-relative hypotheses (metres, root joint 0).
-            x2d: ``(B, T, J, 2)`` the input 2D.
-            camera: ``(B, 9)`` or ``(9,)`` intrinsics in the units of ``x2d`` (required).
-            root: ``(B, T, 1, 3)`` camera-space root (metres); required with ``root="given"``.
-            target: Unused (never looks at the ground truth).
-
-        Returns:
-            ``(B, T, J, 3)``.
-
-        Raises:
-            InputError: missing camera, missing root with ``root="given"``, or mismatched shapes.
-        """
+    def aggregate(self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,
+                  root: Optional[Tensor] = None, **_: Optional[Tensor]) -> Tensor:
+        """Blend the hypotheses joint by joint by their reprojection fit (see :meth:`weights`)."""
         w = self.weights(hyps, x2d=x2d, camera=camera, root=root)
         return (w[..., None] * hyps).sum(dim=1)
 

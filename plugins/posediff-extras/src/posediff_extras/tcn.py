@@ -6,7 +6,6 @@ from typing import Any, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from posediff.errors import InputError, SpecError
 from posediff.interfaces import Backbone, Conditioning, expand_rows
 from posediff.nn.embeddings import TimestepEmbedding
 
@@ -103,20 +102,7 @@ class TCNBackbone(Backbone):
         in_channels: int = 5,
     ) -> None:
         super().__init__()
-        problems = self.check_params(dict(dim=dim, frames=frames, joints=joints, depth=depth, kernel=kernel,
-                                          growth=growth, mlp_ratio=mlp_ratio, dropout=dropout,
-                                          in_channels=in_channels))
-        if problems:
-            raise SpecError("; ".join(problems), origin="backbone 'tcn'")
-        self.dim = dim
-        self.frames = frames
-        self.joints = joints
-        self.depth = depth
-        self.kernel = kernel
-        self.growth = growth
-        self.mlp_ratio = mlp_ratio
-        self.dropout = dropout
-        self.in_channels = in_channels
+        self.store_config(locals())  # check_params, then every argument stored under its name
         self.hook_points = self.hook_points_for({"depth": depth})
         self.embed = nn.Linear(in_channels, dim)
         self.joint_embed = nn.Parameter(torch.zeros(joints, dim))
@@ -159,26 +145,11 @@ class TCNBackbone(Backbone):
         """Frames seen by one output frame: ``1 + (kernel − 1)·Σ_i growth**i``."""
         return 1 + (self.kernel - 1) * sum(self.growth**i for i in range(self.depth))
 
-    def forward(
-        self,
-        x2d: Tensor,
-        y_t: Tensor,
-        t: Tensor,
-        cond: Optional[Conditioning] = None,
-        sites: Optional[Mapping[str, Any]] = None,
-    ) -> Tensor:
-        """Predict x0 ``(N, T, J, 3)`` from x2d ``(N, T, J, 2)``, y_t ``(N, T, J, 3)`` and t ``(N,)``."""
-        if x2d.dim() != 4 or y_t.dim() != 4 or x2d.shape[:3] != y_t.shape[:3]:
-            raise InputError(f"x2d and y_t: expected (N, T, J, 2) and (N, T, J, 3) with equal N, T, J; "
-                             f"got {tuple(x2d.shape)} and {tuple(y_t.shape)}")
+    def forward(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Optional[Conditioning] = None,
+                sites: Optional[Mapping[str, Any]] = None) -> Tensor:
+        """Predict x0 ``(N, T, J, 3)`` from x2d ``(N, T, J, 2)``, y_t ``(N, T, J, 3)`` and t ``(N,)`` (any T)."""
+        self.check_inputs(x2d, y_t, t)
         n, frames, joints, _ = x2d.shape
-        if x2d.shape[-1] + y_t.shape[-1] != self.in_channels:
-            raise InputError(f"x2d/y_t: expected {self.in_channels} channels in total; "
-                             f"got {x2d.shape[-1]} + {y_t.shape[-1]}")
-        if joints != self.joints:
-            raise InputError(f"x2d: expected J = {self.joints} joints; got {joints}")
-        if t.shape != (n,):
-            raise InputError(f"t: expected shape ({n},), one step per row; got {tuple(t.shape)}")
         sites = sites if sites is not None else {}
         cond = cond if cond is not None else Conditioning()
         c = self.dim
