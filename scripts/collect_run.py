@@ -6,6 +6,11 @@ so every validation point gets its CPU-minutes as well as its wall time::
 
     python scripts/collect_run.py runs/finepose-small-h36m --name finepose-small-h36m \\
         --cpu-log runs/cpu_seconds.log --start-epoch 1796160565
+
+A run that continued an earlier one (``posediff train --init``, a warm restart) is collected with
+``--previous benchmarks/results/training/<earlier>.json``: the earlier curve comes first and this run's
+steps, wall and CPU minutes are counted on from the earlier totals (``stages`` records the boundaries).
+``--cpu-name`` is the process name in the CPU log when it differs from ``--name``.
 """
 from __future__ import annotations
 
@@ -29,6 +34,33 @@ def cpu_at(points: list[tuple[float, float]], t: float) -> float | None:
     return points[-1][1]
 
 
+def with_previous(run: dict, previous: dict) -> dict:
+    """``run``'s curve counted on from ``previous`` (steps, wall and CPU minutes offset), the two joined."""
+    steps0 = int(previous.get("steps") or 0)
+    wall0 = float(previous.get("wall_minutes_total") or 0.0)
+    cpu0 = previous.get("cpu_minutes_total")
+
+    def shift(p: dict) -> dict:
+        q = dict(p, step=p["step"] + steps0)
+        if "wall_minutes" in q:
+            q["wall_minutes"] = round(q["wall_minutes"] + wall0, 2)
+        if "cpu_minutes" in q:
+            q["cpu_minutes"] = None if q["cpu_minutes"] is None or cpu0 is None else round(q["cpu_minutes"] + cpu0, 2)
+        return q
+
+    stages = list(previous.get("stages") or [{"name": previous.get("name"), "steps": steps0,
+                                               "wall_minutes": wall0, "cpu_minutes": cpu0}])
+    stages.append({"name": run["name"], "steps": run.get("steps"), "wall_minutes": run.get("wall_minutes_total"),
+                   "cpu_minutes": run.get("cpu_minutes_total")})
+    cpu = run.get("cpu_minutes_total")
+    return dict(run, curve=previous.get("curve", []) + [shift(p) for p in run["curve"]],
+                loss=previous.get("loss", []) + [dict(p, step=p["step"] + steps0) for p in run["loss"]],
+                steps=steps0 + int(run.get("steps") or 0),
+                wall_minutes_total=round(wall0 + float(run.get("wall_minutes_total") or 0.0), 1),
+                cpu_minutes_total=None if cpu is None or cpu0 is None else round(cpu0 + cpu, 1),
+                stages=stages)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
@@ -36,12 +68,14 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-log", type=Path)
     ap.add_argument("--start-epoch", type=float, help="process start, seconds since the epoch")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "training")
+    ap.add_argument("--cpu-name", help="process name in the CPU log (default: --name)")
+    ap.add_argument("--previous", type=Path, help="curve JSON of the run this one was initialised from")
     args = ap.parse_args(argv)
     points: list[tuple[float, float]] = []
     if args.cpu_log and args.cpu_log.is_file() and args.start_epoch:
         for line in args.cpu_log.read_text().splitlines():
             parts = line.split()
-            if len(parts) == 4 and parts[2] == args.name:
+            if len(parts) == 4 and parts[2] == (args.cpu_name or args.name):
                 points.append((float(parts[0]) - args.start_epoch, float(parts[3])))
     points = [(0.0, 0.0)] + sorted(points)
     val = list(csv.DictReader(open(args.run / "val_log.csv")))
@@ -61,6 +95,8 @@ def main(argv=None) -> int:
            "curve": curve, "loss": loss[:: max(1, len(loss) // 200)],
            "cpu_minutes_total": round(points[-1][1] / 60, 1) if len(points) > 1 else None,
            "steps": summary.get("step"), "wall_minutes_total": round(float(summary.get("total_wall_s", 0)) / 60, 1)}
+    if args.previous is not None:
+        out = with_previous(out, json.loads(args.previous.read_text()))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(args.out / f"{args.name}.json")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measure the shipped models and render docs/results.md (the committed command behind every figure there).
 #   scripts/evaluate_shipped.sh [MAX_WINDOWS]      (0 = every S8 window; default 0)
+#   MODELS="finepose-small-h36m" scripts/evaluate_shipped.sh 2000   (only the models named; default both)
 # Needs the licensed data in $POSEDIFF_SHARED (default ../shared). Runs one process per model, 1 thread each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,9 @@ one() {  # one model: S8 (both protocols), 3DHP TS5/TS6, detector-like 2D
   OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 \
     --drop 0.03 --frames 100 --threads 1 --precision bf16 --out "$OUT/$m-detector-like.json"
 }
-one finepose-small-h36m > "$OUT/finepose-small-h36m.log" 2>&1 &
-one d3dp-small-h36m > "$OUT/d3dp-small-h36m.log" 2>&1 &
+for m in ${MODELS:-finepose-small-h36m d3dp-small-h36m}; do
+  one "$m" > "$OUT/$m.log" 2>&1 &
+done
 wait
 "$PY" scripts/plot_learning_curves.py
 "$PY" scripts/results_page.py

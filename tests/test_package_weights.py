@@ -28,3 +28,21 @@ def test_stages_are_listed_and_totals_summed():
     three = P.with_previous_stage(_stage("c", 1000, 10.0, None), two)
     assert [s["command"] for s in three["stages"]] == ["a", "b", "c"]
     assert three["steps"] == 14000 and three["cpu_minutes"] is None  # unknown when one stage is unknown
+
+
+def test_learning_curves_of_stages_are_joined():
+    spec = importlib.util.spec_from_file_location("collect_run", REPO / "scripts" / "collect_run.py")
+    C = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(C)
+    first = {"name": "m", "steps": 5000, "wall_minutes_total": 97.1, "cpu_minutes_total": 57.2,
+             "curve": [{"step": 5000, "wall_minutes": 97.1, "cpu_minutes": 57.2, "s8_val_mpjpe_mm": 52.6}],
+             "loss": [{"step": 5000, "loss_m": 0.04, "lr": 1e-5}]}
+    second = {"name": "m-stage2", "steps": 8000, "wall_minutes_total": 100.0, "cpu_minutes_total": 95.0,
+              "curve": [{"step": 500, "wall_minutes": 7.0, "cpu_minutes": 6.5, "s8_val_mpjpe_mm": 56.3}],
+              "loss": [{"step": 50, "loss_m": 0.05, "lr": 1e-4}]}
+    joined = C.with_previous(second, first)
+    assert [p["step"] for p in joined["curve"]] == [5000, 5500]
+    assert joined["curve"][1]["cpu_minutes"] == 63.7 and joined["curve"][1]["wall_minutes"] == 104.1
+    assert joined["loss"][-1]["step"] == 5050
+    assert (joined["steps"], joined["cpu_minutes_total"]) == (13000, 152.2)
+    assert [s["name"] for s in joined["stages"]] == ["m", "m-stage2"]
