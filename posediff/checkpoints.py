@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -82,14 +83,43 @@ def save_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
+_TORCH_ADVICE = ("weights_only", "Re-running", "arbitrary code", "trusted source", "In PyTorch 2.6",
+                 "Please file an issue", "Check the documentation")
+
+
 def _load_failure_reason(exc: BaseException) -> str:
-    """The informative line of a torch.load failure: the 'Unsupported global' line when there is
-    one (torch's first line is generic text), else the first line."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    """The informative part of a torch.load failure: the 'Unsupported global'/operand line when there is one,
+    else the first sentence that is not torch's generic advice (never its suggestion to load unsafely)."""
+    text = str(exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines:
-        if "Unsupported global" in ln or "GLOBAL" in ln:
+        if "Unsupported global" in ln or "GLOBAL" in ln or "Unsupported operand" in ln:
             return ln
-    return lines[0] if lines else ""
+    sentences = [x.strip() for ln in lines for x in ln.replace("? ", ". ").split(". ") if x.strip()]
+    useful = [x for x in sentences if not any(w in x for w in _TORCH_ADVICE) and x != "Weights only load failed"]
+    return useful[0] if useful else "it holds objects other than tensors and plain data"
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Why ``path`` is plainly not a PyTorch checkpoint (a NumPy archive, a text file, …), or None."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+            if names and all("/" not in n for n in names):
+                arrays = ", ".join(n[:-4] for n in names[:4] if n.endswith(".npy"))
+                return (f"it is a NumPy .npz archive (arrays {arrays or names[:4]}), e.g. a posediff lift result, "
+                        "keypoints or a data file — not a model checkpoint")
+            return None
+        if not head.startswith(b"\x80"):
+            return "it is neither a PyTorch zip archive nor a pickle (a text or other file?)"
+    except OSError:
+        return None
+    return None
 
 
 def read_checkpoint(path: str | Path, verify: bool = True) -> dict:
@@ -110,12 +140,18 @@ def read_checkpoint(path: str | Path, verify: bool = True) -> dict:
                 f"checkpoint {str(path)!r} is corrupted: its SHA-256 {got[:12]}… does not match the "
                 f"recorded {want[:12]}… (truncated or modified after writing)"
             )
+    plainly = _not_a_checkpoint(path)
+    if plainly is not None:
+        raise CheckpointError(f"{str(path)!r} is not a checkpoint: {plainly}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's note on pickle protocols, not the user's concern
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(
             f"cannot read checkpoint {str(path)!r} safely (weights_only=True): {type(exc).__name__}: "
-            f"{_load_failure_reason(exc)}"
+            f"{_load_failure_reason(exc)} (posediff loads only tensors and plain data, never arbitrary Python "
+            "objects; an official FinePOSE/D3DP file is read with `posediff convert`)"
         ) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {str(path)!r} holds a {type(data).__name__}, expected a dict")

@@ -401,3 +401,23 @@ def test_unsupported_global_is_named_in_the_error(tmp_path):
     torch.save({"x": argparse.Namespace(a=1)}, path)
     with pytest.raises(CheckpointError, match="Unsupported global|GLOBAL"):
         read_checkpoint(path)
+
+
+def test_files_that_are_not_checkpoints_are_named_for_what_they_are(tmp_path):
+    """A lift result (.npz), a text file or an unsafe pickle gives a plain message, never torch's advice to
+    load with weights_only=False (the message before this fix)."""
+    import pickle
+
+    npz = tmp_path / "pose3d.npz"
+    np.savez(npz, poses3d=np.zeros((5, 17, 3)))
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    unsafe = tmp_path / "unsafe.pt"
+    unsafe.write_bytes(pickle.dumps({"a": {1, 2}}, protocol=4))
+    for path, want in ((npz, "NumPy .npz archive"), (text, "neither a PyTorch zip archive nor a pickle"),
+                       (unsafe, "only tensors and plain data")):
+        for load in (C.read_checkpoint, posediff.load):
+            with pytest.raises(CheckpointError) as info:
+                load(path)
+            msg = str(info.value)
+            assert want in msg and "weights_only` set to `False`" not in msg and "Re-running" not in msg, msg
