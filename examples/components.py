@@ -7,7 +7,8 @@ names; a plugin package would list the same classes as entry points instead (see
 
 Run it::
 
-    python examples/components.py      # contract-checks the five, then builds and samples a lifter
+    python examples/components.py          # contract-checks the five, then builds and samples a lifter
+    python examples/components.py --quick  # the same (it is quick already; the flag is for the test runner)
 """
 from __future__ import annotations
 
@@ -218,8 +219,13 @@ EXAMPLE_SPEC = {
 
 
 if __name__ == "__main__":
+    import argparse
+
     from posediff.testing import check_component
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="accepted for the test runner (always quick)")
+    parser.parse_args()
     register_all()
     for kind, name, _ in KINDS_AND_NAMES:
         check_component(kind, name)
@@ -227,3 +233,4 @@ if __name__ == "__main__":
     lifter = posediff.build(EXAMPLE_SPEC)
     poses = lifter.lift(torch.randn(2, 9, 17, 2) * 0.2, actions=["Walking", None])
     print("lifted", tuple(poses.shape))
+    print("ok")

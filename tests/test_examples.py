@@ -18,6 +18,7 @@ EXPECTED = {
     "evaluate_3dhp.py": ["J-Best (oracle: uses GT 3D)", "deployable", "paper"],
     "lift_keypoints.py": ["poses3d (40, 17, 3)", "saved "],
     "compose_spec.py": ["is refused", "identical spec", "trained 3 steps"],
+    "components.py": ["example_film           passes check_component", "lifted (2, 9, 17, 3)"],
 }
 
 

@@ -1,18 +1,30 @@
 """Joint-wise reprojection-based multi-hypothesis aggregation (JPMA; the paper's J-Agg)."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-from ..errors import InputError, SpecError
+from ..errors import InputError
 from ..geometry.cameras import estimate_root, reprojection_error
 from ..interfaces import Aggregator
 from ..registry import register
 from ..validation import check_finite, check_shape
 
-__all__ = ["JPMAAggregator"]
+__all__ = ["JPMAAggregator", "reprojection_option_problems"]
+
+
+def reprojection_option_problems(params: Mapping[str, Any]) -> list[str]:
+    """Problems with the options every reprojection-based aggregator shares: ``root`` ("estimate": fit the
+    root trajectory to the 2D; "given": the caller passes it) and ``distortion`` (a bool)."""
+    out = []
+    root = params.get("root", "estimate")
+    if root not in ("estimate", "given"):
+        out.append(f"aggregator.root: expected 'estimate' or 'given'; got {root!r}")
+    if not isinstance(params.get("distortion", True), bool):
+        out.append(f"aggregator.distortion: expected a bool; got {params.get('distortion')!r}")
+    return out
 
 
 @register("aggregator", "jpma")
@@ -44,13 +56,13 @@ class JPMAAggregator(Aggregator):
 
     def __init__(self, root: Literal["estimate", "given"] = "estimate", distortion: bool = True) -> None:
         super().__init__()
-        if root not in ("estimate", "given"):
-            raise SpecError(f"aggregator.root: expected 'estimate' or 'given'; got {root!r}")
-        if not isinstance(distortion, bool):
-            raise SpecError(f"aggregator.distortion: expected a bool; got {distortion!r}")
-        self.root = root
-        self.distortion = distortion
+        self.store_config(locals())
         self.needs = frozenset({"camera", "root"}) if root == "given" else frozenset({"camera"})
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """``root`` in {"estimate", "given"}, ``distortion`` a bool (also run by spec validation)."""
+        return reprojection_option_problems(params)
 
     def select(
         self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None, root: Optional[Tensor] = None

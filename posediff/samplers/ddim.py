@@ -5,13 +5,12 @@ With the shared loop (independent hypothesis chains, batched flip test-time augm
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import SpecError
 from ..interfaces import NoiseSchedule, Sampler
 from ..registry import register
 
@@ -73,12 +72,18 @@ class DDIMSampler(Sampler):
         spacing: Literal["official", "linspace"] = "official",
     ) -> None:
         super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
+        self.store_config(locals())
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """``eta`` in [0, 1], ``spacing`` "official" or "linspace" (the shared arguments: the base class)."""
+        out = []
+        eta = params.get("eta", 1.0)
         if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 <= eta <= 1:
-            raise SpecError(f"sampler.eta: expected a float in [0, 1]; got {eta!r}")
-        if spacing not in ("official", "linspace"):
-            raise SpecError(f"sampler.spacing: expected 'official' or 'linspace'; got {spacing!r}")
-        self.eta = eta
-        self.spacing = spacing
+            out.append(f"sampler.eta: expected a float in [0, 1]; got {eta!r}")
+        if params.get("spacing", "official") not in ("official", "linspace"):
+            out.append(f"sampler.spacing: expected 'official' or 'linspace'; got {params.get('spacing')!r}")
+        return out
 
     # ------------------------------------------------------------------ the rule
     def step_times(self, steps: Optional[int] = None) -> list[int]:

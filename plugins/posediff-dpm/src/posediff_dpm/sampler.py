@@ -23,13 +23,13 @@ so it is a drop-in replacement for the built-in ``ddim``: ``posediff.build("fine
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from posediff.errors import InputError, SpecError
+from posediff.errors import InputError
 from posediff.interfaces import NoiseSchedule, Sampler
 
 __all__ = ["DPMSolverSampler", "logsnr_times"]
@@ -130,12 +130,15 @@ class DPMSolverSampler(Sampler):
         spacing: Literal["logsnr", "linspace", "official"] = "logsnr",
     ) -> None:
         super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
-        if order not in (1, 2) or isinstance(order, bool):
-            raise SpecError(f"sampler.order: expected 1 or 2; got {order!r}")
-        if spacing not in ("logsnr", "linspace", "official"):
-            raise SpecError(f"sampler.spacing: expected 'logsnr', 'linspace' or 'official'; got {spacing!r}")
-        self.order = order
-        self.spacing = spacing
+        self.store_config(locals())
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """``order`` 1 or 2 and a known ``spacing`` (the shared arguments are the base class's)."""
+        order, spacing = params.get("order", 2), params.get("spacing", "logsnr")
+        return ([f"sampler.order: expected 1 or 2; got {order!r}"] if order not in (1, 2) or isinstance(order, bool)
+                else []) + ([f"sampler.spacing: expected 'logsnr', 'linspace' or 'official'; got {spacing!r}"]
+                            if spacing not in ("logsnr", "linspace", "official") else [])
 
     # ------------------------------------------------------------------ the rule
     def step_times(self, steps: Optional[int] = None) -> list[int]:

@@ -1,12 +1,13 @@
 """Soft joint-wise reprojection aggregation: a differentiable, temperature-controlled JPMA."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-from posediff.errors import InputError, SpecError
+from posediff.aggregators.jpma import reprojection_option_problems
+from posediff.errors import InputError
 from posediff.geometry.cameras import estimate_root, reprojection_error
 from posediff.interfaces import Aggregator
 
@@ -47,16 +48,16 @@ class ReprojSoftminAggregator(Aggregator):
         distortion: bool = True,
     ) -> None:
         super().__init__()
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise SpecError(f"aggregator.temperature: expected a float > 0; got {temperature!r}")
-        if root not in ("estimate", "given"):
-            raise SpecError(f"aggregator.root: expected 'estimate' or 'given'; got {root!r}")
-        if not isinstance(distortion, bool):
-            raise SpecError(f"aggregator.distortion: expected a bool; got {distortion!r}")
-        self.temperature = temperature
-        self.root = root
-        self.distortion = distortion
+        self.store_config(locals())
         self.needs = frozenset({"camera", "root"}) if root == "given" else frozenset({"camera"})
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """``temperature > 0`` plus the reprojection options shared with JPMA (``root``, ``distortion``)."""
+        t = params.get("temperature", 1.0)
+        bad = isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0
+        return ([f"aggregator.temperature: expected a float > 0; got {t!r}"] if bad else []) + \
+            reprojection_option_problems(params)
 
     def weights(
         self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None, root: Optional[Tensor] = None
