@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "training")
     ap.add_argument("--cpu-name", help="process name in the CPU log (default: --name)")
     ap.add_argument("--previous", type=Path, help="curve JSON of the run this one was initialised from")
+    ap.add_argument("--until-step", type=int, help="keep the run up to this step (the checkpoint that is shipped)")
     args = ap.parse_args(argv)
     points: list[tuple[float, float]] = []
     if args.cpu_log and args.cpu_log.is_file() and args.start_epoch:
@@ -90,11 +91,17 @@ def main(argv=None) -> int:
                       "s8_val_mpjpe_mm": float(r["val_mpjpe_mm"]), "val_windows": int(r["val_windows"])})
     loss = [{"step": int(r["step"]), "loss_m": float(r["loss"]), "lr": float(r["lr"])} for r in train]
     summary = json.loads((args.run / "summary.json").read_text()) if (args.run / "summary.json").is_file() else {}
+    if args.until_step:
+        curve = [p for p in curve if p["step"] <= args.until_step]
+        loss = [p for p in loss if p["step"] <= args.until_step]
     out = {"name": args.name,
            "validation": "S8 (held out), H = 1, M = 1, evenly spread windows, EMA weights",
            "curve": curve, "loss": loss[:: max(1, len(loss) // 200)],
            "cpu_minutes_total": round(points[-1][1] / 60, 1) if len(points) > 1 else None,
            "steps": summary.get("step"), "wall_minutes_total": round(float(summary.get("total_wall_s", 0)) / 60, 1)}
+    if args.until_step:  # totals at the kept checkpoint (its validation point), not at the run's end
+        out.update(steps=args.until_step, wall_minutes_total=round(curve[-1]["wall_minutes"], 1),
+                   cpu_minutes_total=None if curve[-1]["cpu_minutes"] is None else round(curve[-1]["cpu_minutes"], 1))
     if args.previous is not None:
         out = with_previous(out, json.loads(args.previous.read_text()))
     args.out.mkdir(parents=True, exist_ok=True)

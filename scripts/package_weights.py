@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-log", type=Path, help="CPU-seconds log written while the run trained")
     ap.add_argument("--cpu-name", help="process name in the CPU log (default: the spec's name)")
     ap.add_argument("--previous", type=Path, help="record (JSON) of the model this run was initialised from")
+    ap.add_argument("--checkpoint", default="last.pt", help="which checkpoint of the run (e.g. step_00007000.pt)")
+    ap.add_argument("--cpu-minutes", type=float, help="CPU-minutes up to that checkpoint (default: from --cpu-log, "
+                    "the whole run)")
     ap.add_argument("--threads", type=int, default=1, help="threads the run used")
     ap.add_argument("--results", type=Path, help="JSON of headline results to copy into the record")
     ap.add_argument("--out", type=Path, default=REPO / "posediff" / "assets" / "weights")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if "/work/" in args.command or "/home/" in args.command:
         ap.error("--command must not hold machine paths (write $POSEDIFF_SHARED)")
 
-    ckpt = read_checkpoint(args.run / "checkpoints" / "last.pt")
+    ckpt = read_checkpoint(args.run / "checkpoints" / args.checkpoint)
     tr = ckpt.get("training") or {}
     cfg = dict(tr.get("config") or {})
     if str(cfg.get("data", "")).startswith("h36m:"):  # never a machine path in the record
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": int(tr.get("step", 0)),
         "epochs_completed": int(tr.get("epoch", 0)),
         "wall_minutes": round(float(tr.get("elapsed_s", summary.get("total_wall_s", 0.0))) / 60.0, 1),
-        "cpu_minutes": (cpu_minutes(args.cpu_log, args.cpu_name or spec.get("meta", {}).get("name", args.name))
+        "cpu_minutes": (args.cpu_minutes if args.cpu_minutes is not None else
+                        cpu_minutes(args.cpu_log, args.cpu_name or spec.get("meta", {}).get("name", args.name))
                         if args.cpu_log else None),
         "threads": args.threads,
         "torch": tr.get("torch_version", str(torch.__version__)),

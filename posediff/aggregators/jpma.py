@@ -12,7 +12,7 @@ from ..interfaces import Aggregator
 from ..registry import register
 from ..validation import check_finite, check_shape
 
-__all__ = ["JPMAAggregator", "reprojection_option_problems"]
+__all__ = ["JPMAAggregator", "reprojection_option_problems", "reprojection_errors"]
 
 
 def reprojection_option_problems(params: Mapping[str, Any]) -> list[str]:
@@ -25,6 +25,56 @@ def reprojection_option_problems(params: Mapping[str, Any]) -> list[str]:
     if not isinstance(params.get("distortion", True), bool):
         out.append(f"aggregator.distortion: expected a bool; got {params.get('distortion')!r}")
     return out
+
+
+def reprojection_errors(hyps: Tensor, x2d: Tensor, camera: Optional[Tensor], root: Optional[Tensor], *,
+                        root_mode: str = "estimate", distortion: bool = True, name: str = "jpma",
+                        detach_root: bool = False) -> Tensor:
+    """Reprojection error of every hypothesis and joint, ``(B, H, T, J)``, with the input checks it needs.
+
+    Args:
+        hyps: ``(B, H, T, J, 3)`` root-relative metres. x2d: ``(B, T, J, 2)`` in the camera's units.
+        camera: ``(B, 9)`` or ``(9,)`` intrinsics (required). root: ``(B, T, 1, 3)`` camera-space metres, or
+            None: fitted to the 2D from the mean hypothesis (``root_mode="estimate"``; an error with "given").
+        distortion: Apply the radial/tangential distortion. name: The aggregator, for messages.
+        detach_root: Fit the root without gradient (for aggregators that are differentiated).
+
+    Raises:
+        InputError: a missing camera (or root with ``root_mode="given"``), wrong shapes, NaN/Inf.
+    """
+    for what, v in (("hyps", hyps), ("x2d", x2d), ("root", root)):
+        if (v is not None or what == "hyps") and not isinstance(v, Tensor):
+            raise InputError(f"{what} must be a torch tensor; got {type(v).__name__}")
+    dims = check_shape("hyps", hyps, ("B", "H", "T", "J", "3"))
+    b = dims["B"]
+    check_shape("x2d", x2d, ("B", "T", "J", "2"), dims)
+    check_finite("x2d", x2d)
+    x = x2d.to(device=hyps.device, dtype=hyps.dtype)
+    if camera is None:
+        raise InputError(
+            f"camera must be given: the {name} aggregator needs camera intrinsics (B, 9) [fx, fy, cx, cy, k1, k2, k3, "
+            "p1, p2] in the 2D's units; got None (without a camera use the 'mean' aggregator: "
+            "overrides={'aggregator.name': 'mean'})"
+        )
+    if not isinstance(camera, torch.Tensor) or tuple(camera.shape) not in ((9,), (b, 9)):
+        got = tuple(camera.shape) if isinstance(camera, torch.Tensor) else type(camera).__name__
+        raise InputError(f"camera must have shape (B={b}, 9) or (9,); got {got}")
+    check_finite("camera", camera)
+    cam = camera.to(device=hyps.device, dtype=hyps.dtype)
+    if root is None:
+        if root_mode == "given":
+            raise InputError(
+                f"root must be given: the {name} aggregator with root='given' needs root=(B, T, 1, 3) camera-space "
+                "metres; got None (pass it, or use root='estimate' to fit it to the 2D)"
+            )
+        # Official: adds the ground-truth root trajectory (reference §5.2, quirk §8.2); we fit it to the 2D.
+        mean = hyps.mean(dim=1)
+        tau = estimate_root(mean.detach() if detach_root else mean, x, cam, distortion=distortion)
+    else:
+        check_shape("root", root, ("B", "T", "1", "3"), dims)
+        check_finite("root", root)
+        tau = root.to(device=hyps.device, dtype=hyps.dtype)
+    return reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=distortion)  # (B, H, T, J)
 
 
 @register("aggregator", "jpma")
@@ -68,38 +118,7 @@ class JPMAAggregator(Aggregator):
         self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None, root: Optional[Tensor] = None
     ) -> Tensor:
         """The chosen hypothesis index per joint, ``(B, T, J)`` int64 (see :meth:`forward`)."""
-        for name, v in (("hyps", hyps), ("x2d", x2d), ("root", root)):
-            if (v is not None or name == "hyps") and not isinstance(v, Tensor):
-                raise InputError(f"{name} must be a torch tensor; got {type(v).__name__}")
-        dims = check_shape("hyps", hyps, ("B", "H", "T", "J", "3"))
-        b = dims["B"]
-        check_shape("x2d", x2d, ("B", "T", "J", "2"), dims)
-        check_finite("x2d", x2d)
-        x = x2d.to(device=hyps.device, dtype=hyps.dtype)
-        if camera is None:
-            raise InputError(
-                "camera must be given: the jpma aggregator expects intrinsics (B, 9) [fx, fy, cx, cy, k1, k2, k3, "
-                "p1, p2] in the 2D's units; got None (without a camera use the 'mean' aggregator: "
-                "overrides={'aggregator.name': 'mean'})"
-            )
-        if not isinstance(camera, torch.Tensor) or tuple(camera.shape) not in ((9,), (b, 9)):
-            got = tuple(camera.shape) if isinstance(camera, torch.Tensor) else type(camera).__name__
-            raise InputError(f"camera must have shape (B={b}, 9) or (9,); got {got}")
-        check_finite("camera", camera)
-        cam = camera.to(device=hyps.device, dtype=hyps.dtype)
-        if root is None:
-            if self.root == "given":
-                raise InputError(
-                    "root must be given: the jpma aggregator with root='given' needs root=(B, T, 1, 3) camera-space "
-                    "metres; got None (pass it, or use root='estimate' to fit it to the 2D)"
-                )
-            # Official: adds the ground-truth root trajectory (reference §5.2, quirk §8.2); we fit it to the 2D.
-            tau = estimate_root(hyps.mean(dim=1), x, cam, distortion=self.distortion)
-        else:
-            check_shape("root", root, ("B", "T", "1", "3"), dims)
-            check_finite("root", root)
-            tau = root.to(device=hyps.device, dtype=hyps.dtype)
-        err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=self.distortion)  # (B, H, T, J)
+        err = reprojection_errors(hyps, x2d, camera, root, root_mode=self.root, distortion=self.distortion)
         return err.argmin(dim=1)
 
     def aggregate(self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,

@@ -6,9 +6,7 @@ from typing import Any, Literal, Mapping, Optional
 import torch
 from torch import Tensor
 
-from posediff.aggregators.jpma import reprojection_option_problems
-from posediff.errors import InputError
-from posediff.geometry.cameras import estimate_root, reprojection_error
+from posediff.aggregators.jpma import reprojection_errors, reprojection_option_problems
 from posediff.interfaces import Aggregator
 
 __all__ = ["ReprojSoftminAggregator"]
@@ -63,41 +61,8 @@ class ReprojSoftminAggregator(Aggregator):
         self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None, root: Optional[Tensor] = None
     ) -> Tensor:
         """The per-joint weights of the hypotheses, ``(B, H, T, J)``, summing to 1 over H."""
-        if not isinstance(hyps, Tensor) or hyps.dim() != 5 or hyps.shape[-1] != 3 or 0 in hyps.shape:
-            got = tuple(hyps.shape) if isinstance(hyps, Tensor) else type(hyps).__name__
-            raise InputError(f"hyps must be a tensor of shape (B, H, T, J, 3); got {got}")
-        b, _, t, j, _ = hyps.shape
-        if not isinstance(x2d, Tensor) or tuple(x2d.shape) != (b, t, j, 2):
-            got = tuple(x2d.shape) if isinstance(x2d, Tensor) else type(x2d).__name__
-            raise InputError(f"x2d must have shape (B={b}, T={t}, J={j}, 2); got {got}")
-        if camera is None:
-            raise InputError(
-                "the reproj_softmin aggregator needs camera intrinsics camera=(B, 9) [fx, fy, cx, cy, k1, k2, k3, "
-                "p1, p2] in the 2D's units; without a camera use 'median' or 'mean'"
-            )
-        if not isinstance(camera, Tensor) or tuple(camera.shape) not in ((9,), (b, 9)):
-            got = tuple(camera.shape) if isinstance(camera, Tensor) else type(camera).__name__
-            raise InputError(f"camera must have shape (B={b}, 9) or (9,); got {got}")
-        for name, value in (("hyps", hyps), ("x2d", x2d), ("camera", camera)):
-            if not bool(torch.isfinite(value).all()):
-                raise InputError(f"{name} contains NaN/Inf values")
-        x = x2d.to(device=hyps.device, dtype=hyps.dtype)
-        cam = camera.to(device=hyps.device, dtype=hyps.dtype)
-        if root is None:
-            if self.root == "given":
-                raise InputError(
-                    "the reproj_softmin aggregator with root='given' needs root=(B, T, 1, 3) camera-space metres; "
-                    "pass it, or use root='estimate'"
-                )
-            tau = estimate_root(hyps.mean(dim=1).detach(), x, cam, distortion=self.distortion)
-        else:
-            if not isinstance(root, Tensor) or tuple(root.shape) != (b, t, 1, 3):
-                got = tuple(root.shape) if isinstance(root, Tensor) else type(root).__name__
-                raise InputError(f"root must have shape (B={b}, T={t}, 1, 3); got {got}")
-            if not bool(torch.isfinite(root).all()):
-                raise InputError("root contains NaN/Inf values")
-            tau = root.to(device=hyps.device, dtype=hyps.dtype)
-        err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=self.distortion)  # (B, H, T, J)
+        err = reprojection_errors(hyps, x2d, camera, root, root_mode=self.root, distortion=self.distortion,
+                                  name="reproj_softmin", detach_root=True)  # (B, H, T, J)
         return torch.softmax(-err / self.temperature, dim=1)
 
     def aggregate(self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,
