@@ -35,3 +35,17 @@ def test_cpu_interpolation():
     pts = [(0.0, 0.0), (30.0, 15.0), (60.0, 45.0)]
     assert collect.cpu_at(pts, 45.0) == pytest.approx(30.0)
     assert collect.cpu_at(pts, 90.0) == 45.0
+
+
+def test_committed_results_hold_no_machine_paths():
+    """Every figure comes from a committed command with repo-relative paths or placeholders (the eval reports
+    of one run once recorded this machine's data folder)."""
+    bad = []
+    for path in list((REPO / "benchmarks" / "results").rglob("*")) + list((REPO / "docs").rglob("*.md")) + \
+            list((REPO / "posediff" / "assets" / "weights").glob("*.json")):
+        if path.is_file() and path.suffix in (".json", ".md"):
+            text = path.read_text(errors="ignore")
+            for marker in ("/work/", "/home/", "/root/", "/Users/"):
+                if marker in text:
+                    bad.append(f"{path.relative_to(REPO)}: {marker}")
+    assert not bad, bad
