@@ -6,10 +6,8 @@ calls the registry.
 from __future__ import annotations
 
 import copy
-import inspect
 from pathlib import Path
 from typing import Any, Iterable, Mapping
-
 
 from . import interfaces, registry
 from .checkpoints import load_state_into
@@ -18,9 +16,6 @@ from .sources import locate
 from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, _kind_of_annotation
 
 __all__ = ["build", "build_component", "construct"]
-
-_BASES = {"backbone": "Backbone", "conditioner": "Conditioner", "text_encoder": "TextEncoder", "fusion": "FusionBlock",
-          "schedule": "NoiseSchedule", "sampler": "Sampler", "aggregator": "Aggregator"}
 
 
 def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
@@ -50,13 +45,13 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
         raise
     except (TypeError, ValueError, ArithmeticError) as exc:  # ArithmeticError: e.g. int(inf) of a size
         raise SpecError([Problem(kind, f"{kind} {table['name']!r} rejected its arguments: {exc}")]) from exc
-    base = getattr(interfaces, _BASES[kind])
+    base = interfaces.KIND_BASES[kind]
     if not isinstance(obj, base):  # e.g. a plugin factory that returns something else
         from .errors import PluginError
 
         raise PluginError(
             f"{kind} {table['name']!r} from {registry.provider(kind, table['name'])} must build a subclass of "
-            f"posediff.interfaces.{_BASES[kind]} (the {kind} contract); got {type(obj).__name__}"
+            f"posediff.interfaces.{base.__name__} (the {kind} contract); got {type(obj).__name__}"
         )
     # the registered name travels with the component, so that it can report its own spec
     obj.__dict__["_posediff_name"] = table["name"]

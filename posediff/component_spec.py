@@ -63,7 +63,7 @@ def component_spec(component: nn.Module) -> dict:
         5
     """
     kind = kind_of(component)
-    name = component.__dict__.get("_posediff_name") or registry.name_of(kind, component)
+    name = component.registered_name() if hasattr(component, "registered_name") else registry.name_of(kind, component)
     if name is None:
         raise PluginError(f"{type(component).__name__} is not registered as a {kind}: it cannot report its spec")
     table: dict[str, Any] = {"name": name}

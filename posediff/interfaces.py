@@ -21,15 +21,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .errors import InputError, SpecError
 from .registry import KINDS, name_of
 from .sampling import reverse_process
+from .validation import is_int, is_number
 
 __all__ = [
+    "KIND_BASES",
     "Component",
     "Conditioning",
     "Backbone",
@@ -84,14 +85,6 @@ class Conditioning:
         )
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _is_number(x: object) -> bool:
-    return isinstance(x, (int, float, np.floating)) and not isinstance(x, bool)
-
-
 def require_contract(obj: object, kind_base: type) -> None:
     """Raise TypeError when ``obj``'s class leaves a required method of ``kind_base`` unimplemented.
 
@@ -128,6 +121,12 @@ class Component(nn.Module):
 
     __posediff_kind__: str = ""
 
+    def registered_name(self) -> Optional[str]:
+        """The name this component is registered under: stamped by the builder, else looked up in the registry
+        (None for an unregistered class)."""
+        kind = type(self).__posediff_kind__
+        return self.__dict__.get("_posediff_name") or (name_of(kind, self) if kind in KINDS else None)
+
     def store_config(self, arguments: Mapping[str, Any]) -> None:
         """Run the class's ``check_params`` hook (if any) on the constructor's arguments, then store each.
 
@@ -143,7 +142,7 @@ class Component(nn.Module):
             problems = list(checker(dict(values)) or ())
             if problems:
                 kind = type(self).__posediff_kind__ or "component"
-                name = (name_of(kind, self) if kind in KINDS else None) or type(self).__name__
+                name = self.registered_name() or type(self).__name__
                 raise SpecError("; ".join(problems), origin=f"{kind} {name!r}")
         for n, v in values.items():
             setattr(self, n, v)
@@ -272,15 +271,15 @@ class Sampler(Component):
         super().__init__()
         require_contract(self, Sampler)
         total = int(getattr(schedule, "timesteps", 0) or 0)
-        if not _is_int(steps) or not 1 <= steps <= max(total, 1):
+        if not is_int(steps) or not 1 <= steps <= max(total, 1):
             raise SpecError(f"sampler.steps: expected an int in [1, {total}] (the schedule's timesteps); got {steps!r}")
-        if not _is_int(hypotheses) or hypotheses < 1:
+        if not is_int(hypotheses) or hypotheses < 1:
             raise SpecError(f"sampler.hypotheses: expected an int >= 1; got {hypotheses!r}")
         if not isinstance(flip, bool):
             raise SpecError(f"sampler.flip: expected a bool; got {flip!r}")
-        if not _is_number(clamp) or not clamp > 0:
+        if not is_number(clamp) or not clamp > 0:
             raise SpecError(f"sampler.clamp: expected a float > 0; got {clamp!r}")
-        if not _is_number(scale) or not 0 < scale < math.inf:
+        if not is_number(scale) or not 0 < scale < math.inf:
             raise SpecError(f"sampler.scale: expected a finite float > 0; got {scale!r}")
         self.schedule = schedule
         self.steps = steps
@@ -323,7 +322,7 @@ class Sampler(Component):
     def check_steps(self, steps: object) -> int:
         """``steps`` as an int in ``[1, schedule.timesteps]``; InputError otherwise."""
         total = int(self.schedule.timesteps)
-        if not _is_int(steps) or not 1 <= int(steps) <= total:
+        if not is_int(steps) or not 1 <= int(steps) <= total:
             raise InputError(f"steps must be an int in [1, {total}]; got {steps!r}")
         return int(steps)
 
@@ -435,7 +434,7 @@ class Aggregator(Component):
         for need in sorted(self.needs):
             if given.get(need) is None:
                 what, hint = self._NEEDS_TEXT.get(need, (need, ""))
-                name = self.__dict__.get("_posediff_name") or name_of("aggregator", self) or type(self).__name__
+                name = self.registered_name() or type(self).__name__
                 built = " with root='given'" if need == "root" and getattr(self, "root", None) == "given" else ""
                 raise InputError(f"{need} must be given: the {name} aggregator{built} needs {what}; got None"
                                  + (f" ({hint})" if hint else ""))
@@ -445,3 +444,9 @@ class Aggregator(Component):
     def aggregate(self, hyps: Tensor, *, x2d: Optional[Tensor], camera: Optional[Tensor], root: Optional[Tensor],
                   target: Optional[Tensor]) -> Tensor:
         """Combine checked hypotheses ``(B, H, T, J, 3)`` into ``(B, T, J, 3)`` (inputs as in :meth:`forward`)."""
+
+
+KIND_BASES: dict[str, type] = {cls.__posediff_kind__: cls for cls in (
+    Backbone, Conditioner, TextEncoder, FusionBlock, NoiseSchedule, Sampler, Aggregator)}
+"""The base class of each component kind (``"sampler"`` → :class:`Sampler`, …)."""
+

@@ -7,7 +7,7 @@ place works in all of them (``"demo"``, ``"h36m"``, a run folder, a checkpoint).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import torch
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from .errors import InputError
+from .validation import is_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .interfaces import DenoiseFn, Sampler
@@ -97,10 +97,6 @@ class NoiseSource:
         return torch.randn(self.shape, generator=self.generator, device=gen_device, dtype=self.dtype).to(self.device)
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 def _check_x2d(x2d: Any) -> Tensor:
     if not isinstance(x2d, Tensor):
         raise InputError(f"x2d must be a torch tensor (B, T, J, 2); got {type(x2d).__name__}")
@@ -165,7 +161,7 @@ def reverse_process(
     """
     x2d = _check_x2d(x2d)
     h = sampler.hypotheses if hypotheses is None else hypotheses
-    if not _is_int(h) or h < 1:
+    if not is_int(h) or h < 1:
         raise InputError(f"hypotheses must be an int >= 1; got {h!r}")
     h = int(h)
     pairs = sampler.time_pairs(steps)

@@ -31,11 +31,11 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from . import interfaces, registry
+from . import registry
 from .build import build_component
 from .component_spec import component_spec
 from .errors import ContractError, InputError, PosediffError
-from .interfaces import Conditioning
+from .interfaces import KIND_BASES, Conditioning
 from .spec import _kind_of_annotation, component_parameters
 
 __all__ = ["check_component", "SMALL_CONTEXT"]
@@ -46,12 +46,6 @@ SMALL_CONTEXT: dict[str, Any] = {"skeleton": "h36m-17", "frames": 9, "dim": 32, 
 _NESTED_EXAMPLES: dict[str, dict] = {
     "schedule": {"name": "cosine", "timesteps": 1000},
     "text_encoder": {"name": "offline", "width": 32, "layers": 1, "heads": 2},
-}
-
-_BASES: dict[str, type] = {
-    "backbone": interfaces.Backbone, "conditioner": interfaces.Conditioner, "text_encoder": interfaces.TextEncoder,
-    "fusion": interfaces.FusionBlock, "schedule": interfaces.NoiseSchedule, "sampler": interfaces.Sampler,
-    "aggregator": interfaces.Aggregator,
 }
 
 
@@ -335,8 +329,8 @@ def check_component(kind: str, name: str, overrides: Mapping[str, Any] | None = 
         raise ContractError(f"no contract check for kind {kind!r}; expected one of {sorted(_CHECKS)}")
     table = _table(kind, name, overrides)
     comp = _build(kind, table, ctx)
-    _require(isinstance(comp, _BASES[kind]), f"builds a {type(comp).__name__}, not a subclass of "
-             f"posediff.interfaces.{_BASES[kind].__name__}", kind, name)
+    _require(isinstance(comp, KIND_BASES[kind]), f"builds a {type(comp).__name__}, not a subclass of "
+             f"posediff.interfaces.{KIND_BASES[kind].__name__}", kind, name)
     comp.eval()
     _check_round_trip(comp, kind, name, table, ctx)
     _CHECKS[kind](comp, kind, name, ctx)

@@ -10,7 +10,7 @@ import torch
 
 from .errors import InputError
 
-__all__ = ["as_tensor", "check_shape", "check_finite", "below_minimum"]
+__all__ = ["as_tensor", "check_shape", "check_finite", "below_minimum", "is_int", "is_number"]
 
 
 def as_tensor(name: str, x: Any, dtype: torch.dtype = torch.float32, device: Any = None) -> torch.Tensor:
@@ -99,3 +99,14 @@ def below_minimum(params: Mapping[str, Any], minimums: Mapping[str, int]) -> lis
         if isinstance(value, int) and not isinstance(value, bool) and value < low:
             out.append(f"{key} must be >= {low}; got {value}")
     return out
+
+
+def is_int(x: object) -> bool:
+    """True for a Python or NumPy integer, False for a bool (``True`` is not a step count)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def is_number(x: object) -> bool:
+    """True for a Python int or float or a NumPy float, False for a bool."""
+    return isinstance(x, (int, float, np.floating)) and not isinstance(x, bool)
+

@@ -31,12 +31,9 @@ from torch import Tensor
 
 from posediff.errors import InputError
 from posediff.interfaces import NoiseSchedule, Sampler
+from posediff.validation import is_int
 
 __all__ = ["DPMSolverSampler", "logsnr_times"]
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def logsnr_times(alphas_cumprod: Tensor, steps: int) -> list[int]:
@@ -65,7 +62,7 @@ def logsnr_times(alphas_cumprod: Tensor, steps: int) -> list[int]:
     """
     ac = alphas_cumprod.to(torch.float64)
     total = int(ac.shape[0])
-    if not _is_int(steps) or not 1 <= steps <= total:
+    if not is_int(steps) or not 1 <= steps <= total:
         raise InputError(f"steps must be an int in [1, {total}]; got {steps!r}")
     if steps == 1:
         return [total - 1]
