@@ -146,7 +146,7 @@ class PoseLifter(nn.Module):
         return next(self.backbone.parameters()).device
 
     def extra_repr(self) -> str:
-        name = self.spec.get("meta", {}).get("name", "custom")
+        name = self.meta.get("name", "custom")
         return f"spec={name!r}, skeleton={self.skeleton.name!r}, frames={self.frames}"
 
     def _autocast(self):
@@ -459,7 +459,7 @@ class PoseLifter(nn.Module):
             kwargs["camera"] = cam
         elif "camera" in needs:
             raise InputError(
-                f"camera must be given for aggregator {self.spec['aggregator']['name']!r}: expected intrinsics "
+                f"camera must be given for aggregator {self.aggregator.registered_name()!r}: expected intrinsics "
                 "(B, 9) or (9,); got None (pass camera=..., or build with overrides={'aggregator.name': 'mean'})"
             )
         if root is not None:
@@ -473,7 +473,7 @@ class PoseLifter(nn.Module):
             kwargs["target"] = tg
         for need, shape in (("root", "(B, T, 1, 3)"), ("target", "(B, T, J, 3)")):
             if need in needs and need not in kwargs:
-                raise InputError(f"{need} must be given for aggregator {self.spec['aggregator']['name']!r}: "
+                raise InputError(f"{need} must be given for aggregator {self.aggregator.registered_name()!r}: "
                                  f"expected {shape}; got None")
         hyps = self.sample(x, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
         step = int(getattr(self.aggregator, "step", -1))

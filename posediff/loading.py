@@ -58,7 +58,7 @@ def load_with_source(
     if isinstance(source, PoseLifter):
         if overrides:
             raise InputError("overrides apply when a model is built or loaded; got an already built PoseLifter")
-        name = source.spec.get("meta", {}).get("name", "custom")
+        name = source.meta.get("name", "custom")
         return source.to(pick_device(device)), ModelSource("spec", source, str(name))
     where = locate(source, checkpoint=checkpoint)
     if where.kind == "spec":

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     lifter = from_official(src, spec=args.spec, pairing=args.pairing)
     params = sum(p.numel() for p in lifter.parameters())
     save_lifter(lifter, out, extra={"converted_from": src.name, "pairing": args.pairing})
-    name = lifter.spec.get("meta", {}).get("name", args.spec)
+    name = lifter.meta.get("name", args.spec)
     print(f"converted {src.name} → {out} ({name}, {params / 1e6:.2f} M parameters, "
           f"{lifter.frames} frames, skeleton {lifter.skeleton.name})")
     return 0

@@ -23,7 +23,7 @@ def _resolve_lifter(weights, lifter, overrides):
     if lifter is not None and weights is not None:
         raise InputError("pass either weights= (a checkpoint) or lifter= (a model), not both")
     if isinstance(lifter, PoseLifter):
-        return lifter, {"model": lifter.spec.get("meta", {}).get("name", "custom")}
+        return lifter, {"model": lifter.meta.get("name", "custom")}
     if lifter is not None:
         if isinstance(lifter, (str, Path, Mapping)):
             from ..build import build
@@ -31,7 +31,7 @@ def _resolve_lifter(weights, lifter, overrides):
             warnings.warn("lift(): building an untrained lifter from a spec; its poses are meaningless "
                           "(pass weights= for a trained model)", stacklevel=3)
             model = build(lifter, overrides=overrides)
-            return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "untrained": True}
+            return model, {"model": model.meta.get("name", "custom"), "untrained": True}
         raise InputError(f"lifter must be a PoseLifter, a preset name or a spec; got {type(lifter).__name__}")
     from ..loading import load_with_source
     from ..weights import DEFAULT_WEIGHTS, list_weights
@@ -45,7 +45,7 @@ def _resolve_lifter(weights, lifter, overrides):
             )
         weights = DEFAULT_WEIGHTS
     model, _ = load_with_source(weights, overrides=overrides)
-    return model, {"model": model.spec.get("meta", {}).get("name", "custom"), "weights": str(weights)}
+    return model, {"model": model.meta.get("name", "custom"), "weights": str(weights)}
 
 
 def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str]):
@@ -53,11 +53,11 @@ def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str])
 
     if aggregator is None:
         agg = model.aggregator
-        name = model.spec["aggregator"]["name"]
+        name = model.aggregator.registered_name()
     elif isinstance(aggregator, str):
         name = aggregator
         agg = build_component("aggregator", {"name": aggregator}, skeleton=model.skeleton.name,
-                              frames=model.frames, dim=int(model.spec["lifter"]["dim"]),
+                              frames=model.frames, dim=model.dim,
                               joints=model.skeleton.num_joints)
     else:
         agg = aggregator
@@ -292,7 +292,7 @@ def lift(
         "actions": actions_per if not single else actions_per[0],
         "threshold": float(threshold),
         "max_gap": int(max_gap),
-        "aggregator_model": model.spec["aggregator"]["name"],
+        "aggregator_model": model.aggregator.registered_name(),
         "notes": notes,
         "seconds": round(time.perf_counter() - t0, 3),
     }
