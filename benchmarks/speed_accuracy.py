@@ -430,12 +430,12 @@ def bench_streaming(args, log) -> dict:
         errs_s, errs_o, frames, compute = [], [], 0, 0.0
         for seq in seqs:
             n = min(len(seq.x2d), args.stream_frames)
-            x2d = seq.x2d[:n]
-            gt = torch.as_tensor(seq.x3d[:n], dtype=torch.float64)
+            x2d = np.asarray(seq.x2d[:n], dtype=np.float32)
+            gt = torch.as_tensor(np.asarray(seq.x3d[:n]), dtype=torch.float64)
             gt = gt - gt[:, lifter.skeleton.root:lifter.skeleton.root + 1]
-            cam = seq.camera
+            cam = None if agg == "mean" else seq.camera
             stream = StreamingLifter(lifter, lookahead=look, hypotheses=H, steps=M, flip=flip, aggregator=agg,
-                                     camera=cam, seed=args.seed)
+                                     camera=cam, format="h36m-17", coords="normalized", seed=args.seed).warm_up()
             outs = []
             t0 = time.perf_counter()
             for f in range(n):
@@ -443,11 +443,11 @@ def bench_streaming(args, log) -> dict:
             outs += stream.flush()
             compute += time.perf_counter() - t0
             frames += n
-            pose_s = torch.stack([o.pose for o in outs]).double()
-            off = posediff.lift(np.asarray(x2d), lifter=lifter, format="h36m", coords="normalized",
-                                camera=cam, hypotheses=H, steps=M, aggregator=agg, flip=flip, seed=args.seed)
-            pose_o = torch.as_tensor(np.asarray(off.poses[0]), dtype=torch.float64)
-            pose_o = pose_o - pose_o[:, lifter.skeleton.root:lifter.skeleton.root + 1]
+            pose_s = torch.stack([torch.as_tensor(o.pose) for o in outs]).double()
+            lifter.sampler.flip = flip
+            off = posediff.lift(x2d, lifter=lifter, format="h36m-17", coords="normalized", camera=cam,
+                                hypotheses=H, steps=M, aggregator=agg, seed=args.seed)
+            pose_o = torch.as_tensor(np.asarray(off.poses3d), dtype=torch.float64)
             errs_s.append(torch.linalg.vector_norm(pose_s - gt, dim=-1).mean(-1))
             errs_o.append(torch.linalg.vector_norm(pose_o - gt, dim=-1).mean(-1))
         fps = frames / compute

@@ -16,7 +16,7 @@ import posediff
 from posediff.cli import SUBCOMMANDS, main
 
 REPO = Path(__file__).resolve().parents[1]
-MINE = ("demo", "list", "show", "lift", "render", "convert", "export", "plugins")
+MINE = ("demo", "list", "show", "lift", "stream", "render", "convert", "export", "plugins")
 TINY = [
     "lifter.dim=16", "lifter.frames=9", "backbone.depth=1", "backbone.heads=2", "conditioner.adapter_layers=1",
     "conditioner.adapter_heads=2", "conditioner.adapter_ff=16", "conditioner.text_encoder.width=16",
@@ -255,3 +255,26 @@ def test_module_entry_point_runs():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "cosine" in proc.stdout.split()
+
+
+# ------------------------------------------------------------------------------------------ stream
+def test_stream_writes_every_frame_and_reports_rate_and_latency(capsys, tmp_path, tiny_ckpt):
+    kp = tmp_path / "kp.npz"
+    np.savez(kp, keypoints=(np.random.RandomState(0).randn(25, 17, 2) * 0.1).astype(np.float32))
+    out = tmp_path / "s.npz"
+    code, text, _ = run(capsys, "stream", str(kp), "--weights", str(tiny_ckpt), "--format", "h36m-17",
+                        "--lookahead", "2", "--precision", "fp32", "--out", str(out))
+    assert code == 0, text
+    assert "streamed 25 frame(s)" in text and "look-ahead 2 frame(s)" in text and "latency per frame" in text
+    with np.load(out) as z:
+        assert z["poses3d"].shape == (25, 17, 3)
+        assert np.isfinite(z["poses3d"]).all() and (np.abs(z["poses3d"][:, 1:]).sum(-1) > 0).all()
+        assert int(z["lookahead"]) == 2 and z["latency_s"].shape == (23,)
+
+
+def test_stream_refuses_to_guess_a_17_joint_format(capsys, tmp_path, tiny_ckpt):
+    kp = tmp_path / "kp.npz"
+    np.savez(kp, keypoints=np.zeros((5, 17, 2), np.float32))
+    code, _, err = run(capsys, "stream", str(kp), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "s.npz"))
+    assert code == 2
+    assert "--format is required" in one_line_error(err, "stream")

@@ -19,7 +19,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 # subcommand module names, in the order shown by --help
 SUBCOMMANDS: tuple[str, ...] = (
-    "demo", "list", "show", "train", "evaluate", "lift", "render", "convert", "export", "plugins",
+    "demo", "list", "show", "train", "evaluate", "lift", "stream", "render", "convert", "export", "plugins",
 )
 
 
