@@ -656,7 +656,10 @@ def docs_values(res: dict) -> dict[str, str]:
     tables = "\n".join(("#" + line) if line.startswith("## ") else line for line in tables).strip()
     ref_mm = acc.get("mpjpe_reference_mm")
     d = h36.get("mpjpe_delta_mm")
+    from speed_accuracy import markdown as speed_accuracy_markdown
+
     return {
+        "SPEED_ACCURACY": speed_accuracy_markdown(res.get("speed_accuracy") or {}, res.get("streaming")),
         "TARGETS_HEADLINE": f"{met} of {len(tg)} met",
         "TARGETS_TEXT": "\n".join(text),
         "TABLES": tables,

@@ -303,6 +303,77 @@ def pareto(points: list[dict]) -> list[dict]:
     return front
 
 
+# ----------------------------------------------------------------------------------------------- re-timing
+def retime(detail: dict, args, log) -> None:
+    """The headline ratio, timed on a quiet machine: the paper configuration under the official pattern and on
+    the fast path, and the best equal-accuracy configuration, each at its fastest batch size of
+    ``--retime-batches``, interleaved over ``--repeats`` rounds (best kept). Updates ``best_equal_accuracy``
+    of every model in ``detail`` (the grid's own figures stay under ``ratio_grid`` / ``s_per_clip_grid``)."""
+    batches = sorted(set(args.retime_batches))
+    for name, r in detail["speed_accuracy"]["models"].items():
+        b = r["best_equal_accuracy"]
+        if not b.get("config"):
+            continue
+        cfg = b["config"]
+        paper = load_variant(name, "ddim")
+        best = paper if cfg["sampler"] == "ddim" else load_variant(name, cfg["sampler"])
+        rows, _ = s8_windows(paper.frames, max(batches))
+        x, cam = stack(rows, "x2d"), stack(rows, "camera")
+        aggs = aggregators(posediff.list_components("aggregator"))
+        ref_agg = min((a for a in r["paper"]["mpjpe_mm"] if a != ORACLE), key=lambda a: r["paper"]["mpjpe_mm"][a])
+        times: dict[str, dict[int, float]] = {"official": {}, "paper_fast": {}, "best": {}}
+
+        def official(n: int) -> None:
+            paper.fast_sampling("fp32")
+            paper.sampler.flip = True
+            with torch.no_grad():
+                h = reference_sample(paper, x[:n], generator=torch.Generator().manual_seed(0), hypotheses=20, steps=10)
+                aggregate(aggs[ref_agg], h[:, -1], x[:n], cam[:n], None)
+
+        def fast(lf, H: int, M: int, flip: bool, agg: str, n: int) -> None:
+            lf.sampler.flip = flip
+            with torch.inference_mode():
+                h = lf.sample(x[:n], generator=torch.Generator().manual_seed(0), hypotheses=H, steps=M)
+                aggregate(aggs[agg], h[:, -1], x[:n], cam[:n], None)
+
+        paths = {
+            "official": official,
+            "paper_fast": lambda n: (paper.fast_sampling(args.precision), fast(paper, 20, 10, True, ref_agg, n)),
+            "best": lambda n: (best.fast_sampling(args.precision),
+                               fast(best, cfg["hypotheses"], cfg["steps"], cfg["flip"], cfg["aggregator"], n)),
+        }
+        for key, fn in paths.items():  # warm-up: one small call of each path
+            fn(1)
+        for rep in range(args.repeats):
+            for n in batches:
+                for key, fn in paths.items():
+                    t0 = time.perf_counter()
+                    fn(n)
+                    per = (time.perf_counter() - t0) / n
+                    times[key][n] = min(times[key].get(n, float("inf")), per)
+            log(f"[{name}] retime round {rep + 1}: " + ", ".join(
+                f"{k} " + "/".join(f"{v[n]:.4f}" for n in batches) for k, v in times.items()))
+        best_of = {k: min(v.values()) for k, v in times.items()}
+        r["headline_timing"] = {
+            "batches": batches, "repeats": args.repeats, "command_note": "timed with nothing else running",
+            "s_per_clip": {k: {str(n): t for n, t in v.items()} for k, v in times.items()},
+            "best_s_per_clip": best_of, "paper_aggregator": ref_agg,
+            "load_average": load_average(),
+        }
+        b.setdefault("ratio_grid", b.get("ratio"))
+        b.setdefault("s_per_clip_grid", b.get("s_per_clip"))
+        b.setdefault("paper_official_s_per_clip_grid", b.get("paper_official_s_per_clip"))
+        b.update({"ratio": best_of["official"] / best_of["best"], "s_per_clip": best_of["best"],
+                  "paper_official_s_per_clip": best_of["official"],
+                  "paper_fast_path_s_per_clip": best_of["paper_fast"],
+                  "kernel_ratio": best_of["official"] / best_of["paper_fast"],
+                  "timing": "headline_timing (quiet machine, each path at its fastest batch size)"})
+        log(f"[{name}] ratio {b['ratio']:.1f}x (grid {b['ratio_grid']:.1f}x); kernel levers alone "
+            f"{b['kernel_ratio']:.2f}x")
+    first = next(iter(detail["speed_accuracy"]["models"].values()))
+    detail["speed_accuracy"]["best_equal_accuracy"] = first["best_equal_accuracy"]
+
+
 # ----------------------------------------------------------------------------------------------- figure, docs
 def figure(results: dict, path: Path) -> None:
     """Pareto figure: MPJPE against seconds per clip, every point and each model's front."""
@@ -361,12 +432,22 @@ def markdown(section: dict, streaming: Optional[dict]) -> str:
                   + f" (oracle uses the ground-truth 3D); official pattern {pap['official_pattern_s_per_clip']:.3f} "
                   "s per clip.", ""]
         if b.get("config"):
+            ht = r.get("headline_timing")
             lines += [f"* **Fastest within {b['tolerance_mm']} mm**: {_cfg(b['config'])}: {b['mpjpe_mm']:.2f} mm "
-                      f"({b['mpjpe_delta_mm']:+.2f} mm), {b['s_per_clip'] * 1000:.2f} ms per clip, "
-                      f"**{b['ratio']:.1f}×** faster than the paper configuration under the official pattern"
-                      + (f" ({b['paper_official_s_per_clip'] / b['paper_fast_path_s_per_clip']:.2f}× of it from the "
-                         "kernel levers alone at equal evaluations)" if b.get("paper_fast_path_s_per_clip") else "")
-                      + ".", ""]
+                      f"({b['mpjpe_delta_mm']:+.2f} mm against {b['reference_mpjpe_mm']:.2f} mm), "
+                      f"{b['s_per_clip'] * 1000:.2f} ms per clip, **{b['ratio']:.0f}×** faster than the paper "
+                      "configuration under the official pattern"
+                      + (f" ({b['paper_official_s_per_clip']:.3f} s per clip)." if b.get("paper_official_s_per_clip")
+                         else ".")]
+            if b.get("kernel_ratio"):
+                lines.append(f"* Of that, the kernel levers alone (the paper configuration on the fast path) give "
+                             f"{b['kernel_ratio']:.2f}×; the rest is fewer denoiser evaluations.")
+            if ht:
+                lines.append(f"* These three times come from a separate quiet re-timing (`--retime`: nothing else "
+                             f"running, batches {ht['batches']}, each path credited with its fastest batch, best of "
+                             f"{ht['repeats']} interleaved rounds). The grid's own timing, taken while the machine "
+                             f"was shared, gave {b['ratio_grid']:.0f}×.")
+            lines.append("")
         else:
             lines += ["* No configuration came within the tolerance.", ""]
         lines += ["Pareto front (no other configuration is both faster and more accurate):", "",
@@ -386,7 +467,7 @@ def markdown(section: dict, streaming: Optional[dict]) -> str:
                     vals = [keyed.get((s, f, a, m)) for m in section["steps"]]
                     if not any(vals):
                         continue
-                    label = a + (" (oracle)" if a == ORACLE else "")
+                    label = a + (" (uses ground-truth 3D)" if a == ORACLE else "")
                     lines.append(f"| {s} | {'on' if f else 'off'} | {label} | "
                                  + " | ".join("–" if v is None else f"{v['mpjpe_mm']:.2f}" for v in vals) + " |")
         lines.append("")
@@ -515,6 +596,10 @@ def parse(argv=None) -> argparse.Namespace:
                          "headline")
     ap.add_argument("--stream-sequences", type=int, default=4)
     ap.add_argument("--stream-frames", type=int, default=1500)
+    ap.add_argument("--retime", action="store_true",
+                    help="only re-time the headline ratio of an existing result (run it on a quiet machine)")
+    ap.add_argument("--retime-batches", type=int, nargs="+", default=[1, 8, 32],
+                    help="batch sizes of --retime; each path is credited with its fastest")
     ap.add_argument("--jobs", type=int, default=1,
                     help="models measured in parallel processes (one --threads each), merged into one result")
     ap.add_argument("--part-out", default=None, help=argparse.SUPPRESS)  # internal: one model's result file
@@ -543,7 +628,10 @@ def main(argv=None) -> dict:
                    + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
     detail_path = out_dir / "speed_accuracy.json"
     detail = json.loads(detail_path.read_text()) if detail_path.is_file() else {}
-    if not args.streaming_only:
+    if args.retime:
+        retime(detail, args, log)
+        detail["speed_accuracy"]["retime_command"] = cmd
+    elif not args.streaming_only:
         mc = machine_info()
         fp32, bf16 = matmul_peak(torch.float32, 2048, 3), matmul_peak(torch.bfloat16, 2048, 3)
         mc.update({"fp32_tflops": fp32["best_tflops"], "bf16_tflops": bf16["best_tflops"], "matmul_n": 2048})
@@ -573,18 +661,9 @@ def main(argv=None) -> dict:
     figure(detail["speed_accuracy"]["models"], Path(args.figure))
     latest_path = out_dir / "latest.json"
     latest = json.loads(latest_path.read_text()) if latest_path.is_file() else {}
-    sa = detail["speed_accuracy"]
-    latest["speed_accuracy"] = {
-        "command": sa["command"], "date": sa["date"],
-        "points": {n: r["points"] for n, r in sa["models"].items()},
-        "paper": {n: r["paper"] for n, r in sa["models"].items()},
-        "best_equal_accuracy": sa["best_equal_accuracy"],
-        "per_model_best_equal_accuracy": {n: r["best_equal_accuracy"] for n, r in sa["models"].items()},
-        "detail": "benchmarks/results/speed_accuracy.json",
-    }
+    latest["speed_accuracy"] = detail["speed_accuracy"]
     if "streaming" in detail:
-        latest["streaming"] = {k: detail["streaming"][k] for k in
-                               ("fps", "latency_frames", "mpjpe_delta_mm", "headline", "runs", "command")}
+        latest["streaming"] = detail["streaming"]
     latest_path.write_text(json.dumps(latest, indent=2, default=str) + "\n")
     log(f"wrote {latest_path} and {args.figure}")
     if out_dir.resolve() == (HERE / "results").resolve():

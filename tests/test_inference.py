@@ -369,3 +369,51 @@ def test_lift_from_files_and_weights(tiny, tmp_path):
              format=np.array("h36m-17"))
     multi = lift(str(tmp_path / "multi.npz"), lifter=tiny, camera=[1100, 1100, 500, 400], seed=0)
     np.testing.assert_array_equal(multi.mask, pres)
+
+
+# ------------------------------------------------------------------------------------------ named sampling
+def _record_sampling(model, monkeypatch):
+    seen = []
+    real = model.sample
+
+    def sample(x, **kw):
+        seen.append({"flip": model.sampler.flip, "H": kw.get("hypotheses"), "M": kw.get("steps")})
+        return real(x, **kw)
+
+    monkeypatch.setattr(model, "sample", sample)
+    return seen
+
+
+def test_sampling_fast_sets_h_m_flip_and_mean_for_the_call_only(tiny, monkeypatch):
+    seen = _record_sampling(tiny, monkeypatch)
+    flip_before = tiny.sampler.flip
+    assert flip_before is True
+    res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast", seed=0)
+    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(False, 1, 1)}
+    assert res.aggregator_used == "mean"
+    assert (res.metadata["sampling"], res.metadata["hypotheses"], res.metadata["steps"], res.metadata["flip"]) == \
+        ("fast", 1, 1, False)
+    assert tiny.sampler.flip is flip_before  # restored
+
+
+def test_explicit_arguments_override_the_named_configuration(tiny, monkeypatch):
+    seen = _record_sampling(tiny, monkeypatch)
+    res = lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="paper", hypotheses=3,
+               aggregator="mean", seed=0)
+    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(True, 3, 10)}
+    assert res.metadata["hypotheses"] == 3 and res.metadata["steps"] == 10 and res.aggregator_used == "mean"
+
+
+def test_flip_is_restored_when_sampling_fails(tiny, monkeypatch):
+    def boom(x, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tiny, "sample", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast")
+    assert tiny.sampler.flip is True
+
+
+def test_unknown_sampling_name_lists_the_known_ones(tiny):
+    with pytest.raises(InputError, match=r"sampling must be one of \['fast', 'model', 'paper'\]; got 'quick'"):
+        lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="quick")

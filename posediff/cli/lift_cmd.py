@@ -43,6 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
     p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
     p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
+    p.add_argument("--sampling", choices=["fast", "model", "paper"],
+                   help="named sampling configuration: fast (H=1, M=1, no flip, mean), model (the model's spec), "
+                        "paper (H=20, M=10, flip); --hypotheses/--steps/--aggregator override it (default: "
+                        "posediff.inference.sampling_configs.DEFAULT_SAMPLING)")
     p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the model's)")
     p.add_argument("--steps", type=int, metavar="M", help="sampling steps (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the diffusion noise (default 0)")
@@ -129,13 +133,15 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             keep_hypotheses=args.keep_hypotheses,
             progress=not args.quiet,
+            sampling=args.sampling,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
     result.save(out)
     meta = result.metadata
     people = f"{result.poses3d.shape[0]} people, " if result.multi_person else ""
     print(f"lifted {people}{int(result.mask.sum())} of {result.mask.size} frame(s) with {meta.get('windows')} "
-          f"window(s) of {meta.get('window')} frames, H={meta.get('hypotheses')}, M={meta.get('steps')}, "
+          f"window(s) of {meta.get('window')} frames, sampling {meta.get('sampling')} (H={meta.get('hypotheses')}, "
+          f"M={meta.get('steps')}, flip {'on' if meta.get('flip') else 'off'}), "
           f"aggregator {result.aggregator_used} in {meta.get('seconds')} s → {out}")
     if args.render:
         from ..viz import render_animation

@@ -37,9 +37,14 @@ from ..weights import DEMO_CHECKPOINT, demo_checkpoint_path
 from .camera import parse_camera
 from .lifting import lift
 from .result import LiftResult, load_result
+from .sampling_configs import DEFAULT_SAMPLING, SAMPLING_CONFIGS, SamplingConfig, get_sampling_config
 from .windows import blend_weights, window_plan
 
 __all__ = [
+    "DEFAULT_SAMPLING",
+    "SAMPLING_CONFIGS",
+    "SamplingConfig",
+    "get_sampling_config",
     "LiftResult",
     "lift",
     "load_result",

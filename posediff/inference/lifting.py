@@ -103,6 +103,7 @@ def lift(
     batch_size: int = 8,
     keep_hypotheses: bool = False,
     progress: bool = False,
+    sampling: Optional[str] = None,
 ) -> LiftResult:
     """Lift 2D keypoint sequences of any length (one or several people) to 3D.
 
@@ -138,6 +139,10 @@ def lift(
         batch_size: Windows per sampler call.
         keep_hypotheses: Also return the blended hypotheses ``(…, H, N, J, 3)`` of the last step.
         progress: Show a progress bar (tqdm).
+        sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"fast"``
+            (H=1, M=1, no flip, mean), ``"model"`` (the model's spec) or ``"paper"`` (H=20, M=10, flip).
+            Default: :data:`~posediff.inference.sampling_configs.DEFAULT_SAMPLING`. ``hypotheses``,
+            ``steps`` and ``aggregator`` override its values.
 
     Returns:
         :class:`LiftResult`; ``poses3d`` is ``(N, J, 3)`` for one person or ``(C, N, J, 3)`` metres,
@@ -166,6 +171,12 @@ def lift(
         if v is not None and int(v) < 1:
             raise InputError(f"{name} must be >= 1; got {v}")
 
+    from .sampling_configs import get_sampling_config
+
+    config = get_sampling_config(sampling)
+    hypotheses = config.hypotheses if hypotheses is None else hypotheses
+    steps = config.steps if steps is None else steps
+    aggregator = config.aggregator if aggregator is None else aggregator
     notes: list[str] = []
     tracks, single, info = _read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
     image_size = info.get("image_size")
@@ -231,22 +242,16 @@ def lift(
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="lifting", unit="batch")
-    with torch.no_grad():
-        for b0 in batches:
-            chunk = clips[b0:b0 + int(batch_size)]
-            x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
-            acts = [actions_per[cl[0]] for cl in chunk]
-            hyps = model.sample(x, actions=None if all(a is None for a in acts) else acts, generator=generator,
-                                hypotheses=hypotheses, steps=steps)
-            last = hyps[:, step_idx]
-            kwargs: dict[str, Any] = {"x2d": x}
-            if cam_t is not None:
-                kwargs["camera"] = cam_t.unsqueeze(0).expand(x.shape[0], -1)
-            out = agg(last, **kwargs).float()
-            out[..., sk.root, :] = 0.0
-            pred[b0:b0 + len(chunk)] = out.cpu().numpy()
-            if hyp_pred is not None:
-                hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
+    flip_before = getattr(model.sampler, "flip", None)
+    if config.flip is not None and flip_before is not None:
+        model.sampler.flip = config.flip
+    try:
+        _sample_clips(model, clips, batches, int(batch_size), actions_per, generator, hypotheses, steps, agg,
+                      cam_t, step_idx, sk, pred, hyp_pred)
+    finally:
+        if flip_before is not None:
+            model.sampler.flip = flip_before
+    flip_used = getattr(model.sampler, "flip", None) if config.flip is None else config.flip
 
     # ---- stitch with cross-fade weights
     poses = np.zeros((C, N, J, 3), np.float32)
@@ -289,6 +294,8 @@ def lift(
         "hypotheses": H_eff,
         "steps": int(steps) if steps is not None else int(getattr(model.sampler, "steps", 0) or 0),
         "seed": seed,
+        "sampling": config.name,
+        "flip": flip_used,
         "actions": actions_per if not single else actions_per[0],
         "threshold": float(threshold),
         "max_gap": int(max_gap),
@@ -300,6 +307,27 @@ def lift(
         return LiftResult(poses[0], mask_out[0], x2d_out[0], jmask_out[0], agg_name, sk.name,
                           None if hyp_out is None else hyp_out[0], meta)
     return LiftResult(poses, mask_out, x2d_out, jmask_out, agg_name, sk.name, hyp_out, meta)
+
+
+def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, hypotheses, steps, agg, cam_t,
+                  step_idx: int, sk, pred: np.ndarray, hyp_pred: Optional[np.ndarray]) -> None:
+    """Sample and aggregate every window of ``clips`` in batches; fills ``pred`` (and ``hyp_pred``) in place."""
+    with torch.no_grad():
+        for b0 in batches:
+            chunk = clips[b0:b0 + batch_size]
+            x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
+            acts = [actions_per[cl[0]] for cl in chunk]
+            hyps = model.sample(x, actions=None if all(a is None for a in acts) else acts, generator=generator,
+                                hypotheses=hypotheses, steps=steps)
+            last = hyps[:, step_idx]
+            kwargs: dict[str, Any] = {"x2d": x}
+            if cam_t is not None:
+                kwargs["camera"] = cam_t.unsqueeze(0).expand(x.shape[0], -1)
+            out = agg(last, **kwargs).float()
+            out[..., sk.root, :] = 0.0
+            pred[b0:b0 + len(chunk)] = out.cpu().numpy()
+            if hyp_pred is not None:
+                hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
 
 
 def _version() -> str:

@@ -1,0 +1,69 @@
+"""Named sampling configurations of :func:`posediff.lift` (``sampling=``; CLI ``--sampling``).
+
+A configuration sets the hypotheses H, the sampler steps M, flip test-time augmentation and the
+aggregator for one call, without touching the model's spec. The choices come from the speed–accuracy
+map of ``docs/performance.md`` (``benchmarks/speed_accuracy.py``), measured on held-out Human3.6M S8 with
+the shipped small models:
+
+* ``"fast"``: H = 1, M = 1, no flip, mean: one denoiser evaluation per window. On the shipped models it is
+  within the measured noise of the paper's configuration (see the page for the figures) at a few
+  hundredths of its cost.
+* ``"model"``: the model's own spec (for the shipped small models H = 5, M = 5, flip, JPMA).
+* ``"paper"``: the paper's evaluation setting, H = 20, M = 10, flip, the model's aggregator.
+
+Explicit ``hypotheses=``, ``steps=`` or ``aggregator=`` arguments of :func:`posediff.lift` override the
+configuration's values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import InputError
+
+__all__ = ["SamplingConfig", "SAMPLING_CONFIGS", "DEFAULT_SAMPLING", "get_sampling_config"]
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """One named configuration; ``None`` fields keep the model's own value.
+
+    Attributes:
+        name: The name used by ``sampling=``.
+        hypotheses: H per window.
+        steps: Sampler steps M.
+        flip: Flip test-time augmentation.
+        aggregator: Registered aggregator name.
+        summary: One line for help texts.
+    """
+
+    name: str
+    hypotheses: Optional[int]
+    steps: Optional[int]
+    flip: Optional[bool]
+    aggregator: Optional[str]
+    summary: str
+
+
+SAMPLING_CONFIGS: dict[str, SamplingConfig] = {c.name: c for c in (
+    SamplingConfig("fast", 1, 1, False, "mean",
+                   "H=1, M=1, no flip, mean: one denoiser call per window (docs/performance.md)"),
+    SamplingConfig("model", None, None, None, None, "the model's own spec (H, M, flip, aggregator)"),
+    SamplingConfig("paper", 20, 10, True, None, "the paper's evaluation: H=20, M=10, flip, the model's aggregator"),
+)}
+"""The named configurations, by name."""
+
+DEFAULT_SAMPLING = "model"
+"""The configuration :func:`posediff.lift` uses when ``sampling`` is not given."""
+
+
+def get_sampling_config(name: Optional[str]) -> SamplingConfig:
+    """The configuration called ``name`` (``None``: :data:`DEFAULT_SAMPLING`).
+
+    Raises:
+        InputError: an unknown name (the message lists the known ones).
+    """
+    key = DEFAULT_SAMPLING if name is None else name
+    if key not in SAMPLING_CONFIGS:
+        raise InputError(f"sampling must be one of {sorted(SAMPLING_CONFIGS)}; got {name!r}")
+    return SAMPLING_CONFIGS[key]
