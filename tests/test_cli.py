@@ -272,9 +272,12 @@ def test_stream_writes_every_frame_and_reports_rate_and_latency(capsys, tmp_path
         assert int(z["lookahead"]) == 2 and z["latency_s"].shape == (23,)
 
 
-def test_stream_refuses_to_guess_a_17_joint_format(capsys, tmp_path, tiny_ckpt):
+@pytest.mark.parametrize("command", ["stream", "lift"])
+def test_a_17_joint_file_without_format_says_what_was_assumed(capsys, tmp_path, tiny_ckpt, command):
     kp = tmp_path / "kp.npz"
-    np.savez(kp, keypoints=np.zeros((5, 17, 2), np.float32))
-    code, _, err = run(capsys, "stream", str(kp), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "s.npz"))
-    assert code == 2
-    assert "--format is required" in one_line_error(err, "stream")
+    np.savez(kp, keypoints=(np.random.RandomState(0).randn(12, 17, 2) * 0.1).astype(np.float32))
+    extra = ["--quiet"] if command == "lift" else []
+    code, _, err = run(capsys, command, str(kp), "--weights", str(tiny_ckpt), "--out", str(tmp_path / "s.npz"),
+                       *extra)
+    assert code == 0
+    assert f"posediff {command}: warning: " in err and "assumed coco-17" in err and "h36m-17" in err

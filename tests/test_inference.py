@@ -417,3 +417,25 @@ def test_flip_is_restored_when_sampling_fails(tiny, monkeypatch):
 def test_unknown_sampling_name_lists_the_known_ones(tiny):
     with pytest.raises(InputError, match=r"sampling must be one of \['fast', 'model', 'paper'\]; got 'quick'"):
         lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="quick")
+
+
+def test_17_joints_without_format_warns_and_records_the_assumption(tiny):
+    with pytest.warns(UserWarning, match=r"17 joints and no format given: assumed coco-17"):
+        res = lift(_pixels(12), lifter=tiny, image_size=(W, H), seed=0)
+    assert res.metadata["format"] == "coco-17"
+    assert "assumed coco-17" in res.metadata["format_assumed"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", "aggregator 'jpma' needs")
+        res = lift(_pixels(12), lifter=tiny, image_size=(W, H), format="coco17", seed=0)  # named: no warning
+    assert "format_assumed" not in res.metadata
+
+
+def test_load_keypoints_follows_the_same_rule(tmp_path):
+    from posediff.data.formats import load_keypoints
+
+    path = tmp_path / "kp.npy"
+    np.save(path, _pixels(5))
+    with pytest.warns(UserWarning, match="assumed coco-17"):
+        kp = load_keypoints(path, image_size=(W, H))
+    assert kp.source_format == "coco-17"

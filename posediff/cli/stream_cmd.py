@@ -27,7 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="keypoint file or OpenPose JSON folder (one person)")
     p.add_argument("--weights", metavar="W", default="h36m",
                    help="posediff checkpoint or shipped model (default 'h36m': finepose-small-h36m)")
-    p.add_argument("--format", metavar="FMT", help="keypoint layout (default: the file's; required for 17 joints)")
+    p.add_argument("--format", metavar="FMT",
+                   help="keypoint layout (default: the file's, else from the joint count; 17 joints are taken as "
+                        "coco-17 with a warning)")
     p.add_argument("--image-size", nargs=2, type=float, metavar=("W", "H"), help="image size in pixels")
     p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
                    help="coordinate units (default: pixels with --image-size, else normalized)")
@@ -49,18 +51,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _format_of(raw, given: str | None) -> str:
-    from ..errors import InputError
+    """The layout of the file's keypoints by the rule of ``posediff lift`` (17 joints: COCO-17, with a warning)."""
+    from ..data.formats import resolve_format
 
-    if given:
-        return given
-    if getattr(raw, "format", None):
-        return raw.format
-    joints = raw.keypoints.shape[-2]
-    guess = {25: "openpose-25", 33: "mediapipe-33"}.get(joints)
-    if guess is None:
-        raise InputError(f"--format is required: {joints} joints fit several layouts (coco-17, h36m-17, 3dhp-17) "
-                         "and a stream does not guess")
-    return guess
+    name, assumed = resolve_format(raw.keypoints.shape[-2], given, getattr(raw, "format", None), where="INPUT")
+    if assumed:
+        warnings.warn(assumed, stacklevel=2)
+    return name
 
 
 def run(args: argparse.Namespace) -> int:

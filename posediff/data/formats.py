@@ -32,9 +32,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import numpy as np
 
@@ -47,6 +48,8 @@ __all__ = [
     "KeypointFormat",
     "KEYPOINT_FORMATS",
     "get_format",
+    "resolve_format",
+    "ASSUMED_17_JOINT_FORMAT",
     "Keypoints2D",
     "RawKeypoints",
     "to_h36m",
@@ -168,6 +171,45 @@ KEYPOINT_FORMATS: dict[str, KeypointFormat] = {f.name: f for f in (_COCO, _H36M,
 
 _BY_ALIAS = {a: f for f in KEYPOINT_FORMATS.values() for a in (f.name, *f.aliases)}
 _BY_JOINTS_UNIQUE = {25: "openpose-25", 33: "mediapipe-33"}
+
+
+ASSUMED_17_JOINT_FORMAT = "coco-17"
+"""The layout assumed for 17 joints when neither the caller nor the file names one (with a warning)."""
+
+
+def resolve_format(joints: int, given: Optional[str] = None, from_file: Optional[str] = None,
+                   where: str = "keypoints") -> tuple[str, Optional[str]]:
+    """The one rule for the joint layout of 2D input (``posediff.lift``, ``posediff lift``, :func:`load_keypoints`).
+
+    ``given`` (the caller's) wins, then the layout the file declares (``from_file``), then the joint count when
+    it is unambiguous (25 → ``openpose-25``, 33 → ``mediapipe-33``). 17 joints fit COCO-17, H36M-17 and
+    3DHP-17: :data:`ASSUMED_17_JOINT_FORMAT` is assumed and a message saying so is returned, to be warned about
+    and recorded (the caller never guesses silently).
+
+    Returns:
+        ``(format name, assumption message or None)``.
+
+    Raises:
+        InputError: a given format with another joint count, or a joint count no format has.
+    """
+    if given is not None:
+        fmt = get_format(given)
+        if fmt.num_joints != joints:
+            hint = _BY_JOINTS_UNIQUE.get(joints)
+            raise InputError(f"{where} must have {fmt.num_joints} joints for format {fmt.name!r}; got {joints}"
+                             + (f"; {joints} joints look like {hint!r} (format={hint!r})" if hint else ""))
+        return fmt.name, None
+    if from_file is not None:
+        return get_format(from_file).name, None
+    if joints in _BY_JOINTS_UNIQUE:
+        return _BY_JOINTS_UNIQUE[joints], None
+    if joints == 17:
+        others = [n for n, f in KEYPOINT_FORMATS.items() if f.num_joints == 17 and n != ASSUMED_17_JOINT_FORMAT]
+        return ASSUMED_17_JOINT_FORMAT, (
+            f"{where}: 17 joints and no format given: assumed {ASSUMED_17_JOINT_FORMAT} (COCO order); pass "
+            f"format= one of {', '.join(others)} if the joints are in another order")
+    raise InputError(f"{where} must have 17, 25 or 33 joints, or pass format= (one of "
+                     f"{', '.join(KEYPOINT_FORMATS)}); got {joints} joints")
 
 
 def get_format(name: str | KeypointFormat) -> KeypointFormat:
@@ -552,23 +594,20 @@ def load_keypoints(path: str | Path, format: str | None = None, image_size: tupl
         path: File or OpenPose JSON folder (see :func:`read_keypoints`).
         format: Input format; default the file's own (OpenPose → ``openpose-25``, COCO results →
             ``coco-17``) or, from the joint count, 25 → ``openpose-25`` and 33 → ``mediapipe-33``.
-            17 joints are ambiguous (COCO, H36M, 3DHP) and need ``format``.
+            17 joints fit COCO, H36M and 3DHP: COCO-17 is assumed with a warning (:func:`resolve_format`).
         image_size: ``(w, h)`` pixels; needed unless the file stores it.
         threshold: Confidence below which a joint is missing.
         coords: ``"pixels"`` or ``"unit"`` (fractions of the image size).
         key: NPZ array name.
 
     Raises:
-        InputError: unknown or ambiguous format, missing image size, bad shapes, a joint never observed.
+        InputError: unknown format, missing image size, bad shapes, a joint never observed.
         DataError: unreadable file.
     """
     raw = read_keypoints(path, key)
-    fmt_name = format or raw.format or _BY_JOINTS_UNIQUE.get(raw.keypoints.shape[1])
-    if fmt_name is None:
-        raise InputError(
-            f"{path}: {raw.keypoints.shape[1]} joints could be several formats; pass format= one of "
-            f"{', '.join(KEYPOINT_FORMATS)}"
-        )
+    fmt_name, assumed = resolve_format(raw.keypoints.shape[1], format, raw.format, where=str(path))
+    if assumed:
+        warnings.warn(assumed, stacklevel=2)
     fmt = get_format(fmt_name)
     size = image_size if image_size is not None else raw.image_size
     if size is None:

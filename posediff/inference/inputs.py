@@ -30,25 +30,6 @@ def _to_numpy(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def _guess_format(joints: int, fmt: Optional[str]) -> str:
-    from ..data.formats import get_format
-
-    if fmt is not None:
-        f = get_format(fmt)
-        if f.num_joints != joints:
-            hint = {25: "openpose-25", 33: "mediapipe-33"}.get(joints)
-            raise InputError(
-                f"keypoints must have {f.num_joints} joints for format {f.name!r}; got {joints}"
-                + (f"; {joints} joints look like {hint!r} (format={hint!r})" if hint else "")
-            )
-        return f.name
-    guess = {17: "coco-17", 25: "openpose-25", 33: "mediapipe-33"}.get(joints)
-    if guess is None:
-        raise InputError(f"keypoints must have 17, 25 or 33 joints, or pass format= (one of coco-17, h36m-17, "
-                         f"3dhp-17, mediapipe-33, openpose-25); got {joints} joints")
-    return guess
-
-
 def _normalise_xy(xy: np.ndarray, image_size, coords: str) -> np.ndarray:
     from ..geometry.cameras import normalize_screen_coordinates
 
@@ -109,7 +90,11 @@ def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
         raise InputError(f"keypoints' last dimension must be 2 (x, y) or 3 (x, y, confidence); got {D}")
     if N == 0 or C == 0:
         raise InputError(f"keypoints must hold at least one frame and one person; got shape {tuple(arr.shape)}")
-    fmt_name = _guess_format(J, fmt)
+    from ..data.formats import resolve_format
+
+    fmt_name, assumed = resolve_format(J, fmt, None, where="keypoints")
+    if assumed:
+        info["format_assumed"] = assumed
 
     if presence is None:
         pres = np.ones((C, N), dtype=bool)

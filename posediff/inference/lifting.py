@@ -180,6 +180,8 @@ def lift(
     notes: list[str] = []
     tracks, single, info = _read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
     image_size = info.get("image_size")
+    if info.get("format_assumed"):
+        notes.append(info["format_assumed"])
     cam = parse_camera(camera, image_size, camera_units)
 
     model, model_info = _resolve_lifter(weights, lifter, None)
