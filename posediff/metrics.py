@@ -31,6 +31,7 @@ __all__ = [
     "p_mpjpe",
     "n_mpjpe",
     "mpjve",
+    "acceleration_error",
     "procrustes_align",
     "pck",
     "auc",
@@ -244,6 +245,39 @@ def mpjve(pred: Any, target: Any, *, axis: int = -3, reduction: Reduction = "mea
         raise InputError(f"pred must have at least 2 frames along axis {axis} for mpjve; got shape {tuple(p.shape)}")
     dv = torch.diff(p, dim=ax) - torch.diff(y, dim=ax)
     return _out(_reduce(torch.linalg.vector_norm(dv, dim=-1), reduction), was_np)
+
+
+def acceleration_error(pred: Any, target: Any, *, axis: int = -3, reduction: Reduction = "mean",
+                       validate: bool = True):
+    """Mean per-joint acceleration error: MPJPE of the second differences along time (as in HMR/VIBE video
+    benchmarks), the measure of jitter; the ground truth's own acceleration is subtracted.
+
+    Args:
+        pred: ``(..., T, J, 3)`` pose sequences (T ≥ 3 along ``axis``).
+        target: Same shape.
+        axis: The time axis (default −3).
+        reduction: ``"mean"``, ``"pose"`` (per acceleration frame) or ``"joint"``.
+        validate: Check for NaN/Inf.
+
+    Returns:
+        The error in the input units per frame² (metres in → m/frame²).
+
+    Example:
+        >>> import torch
+        >>> gt = torch.zeros(5, 2, 3)
+        >>> jitter = gt.clone(); jitter[2, :, 0] = 0.01          # one frame off by 1 cm
+        >>> round(float(acceleration_error(jitter, gt)), 4)      # second differences 0.01, -0.02, 0.01
+        0.0133
+    """
+    p, y, was_np = _pair(pred, target, min_dims=3, validate=validate)
+    ax = axis if axis >= 0 else p.dim() + axis
+    if not 0 <= ax < p.dim() - 2:
+        raise InputError(f"axis must index a dimension before (J, 3) of shape {tuple(p.shape)}; got {axis}")
+    if p.shape[ax] < 3:
+        raise InputError(f"pred must have at least 3 frames along axis {axis} for acceleration_error; got shape "
+                         f"{tuple(p.shape)}")
+    da = torch.diff(p, n=2, dim=ax) - torch.diff(y, n=2, dim=ax)
+    return _out(_reduce(torch.linalg.vector_norm(da, dim=-1), reduction), was_np)
 
 
 # --------------------------------------------------------------------------- 3DHP PCK / AUC
