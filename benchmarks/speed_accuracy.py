@@ -61,6 +61,35 @@ PAPER = {"sampler": "ddim", "hypotheses": 20, "steps": 10, "flip": True}
 TOLERANCE_MM = 0.5
 DEPLOYABLE_AGGREGATORS = ("jpma", "mean", "median", "reproj_softmin")
 ORACLE = "oracle"
+DEVICE = torch.device("cpu")
+"""Where models sample and are timed (``--device``); data, scoring and aggregation of the accuracy runs stay
+on the CPU in float64."""
+
+
+def on_device(x: torch.Tensor) -> torch.Tensor:
+    return x.to(DEVICE)
+
+
+def sync() -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously), so that wall times are complete."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def select_device(name: str) -> tuple[torch.device, list[str]]:
+    """``--device`` → the device and notes: ``auto`` falls back to the CPU (noted) when CUDA is absent;
+    ``cuda`` without CUDA is an error that says so."""
+    from posediff.devices import pick_device
+    from posediff.errors import InputError
+
+    try:
+        dev = pick_device(name)
+    except InputError as exc:
+        raise SystemExit(f"speed_accuracy: {exc}") from None
+    notes = []
+    if name == "auto" and dev.type == "cpu":
+        notes.append("--device auto: CUDA is not available here, measured on the CPU")
+    return dev, notes
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -101,7 +130,7 @@ def load_variant(name: str, sampler: str) -> Any:
                      "sampler.schedule.timesteps": base["schedule"]["timesteps"], "sampler.clamp": base["clamp"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lifter = posediff.load(name, overrides=overrides)
+        lifter = posediff.load(name, overrides=overrides, device=str(DEVICE))
     lifter.eval()
     return lifter
 
@@ -141,14 +170,14 @@ def sample_final(lifter, rows: list[dict], *, H: int, M: int, flip: bool, batch:
     outs = []
     with torch.inference_mode():
         for i, b0 in enumerate(range(0, len(rows), batch)):
-            x = stack(rows[b0:b0 + batch], "x2d")
+            x = on_device(stack(rows[b0:b0 + batch], "x2d"))
             gen = torch.Generator().manual_seed(seed + i)
             if official:
                 with torch.no_grad():
                     h = reference_sample(lifter, x, generator=gen, hypotheses=H, steps=M)
             else:
                 h = lifter.sample(x, generator=gen, hypotheses=H, steps=M)
-            outs.append(h[:, -1].to(torch.float64))
+            outs.append(h[:, -1].to("cpu", torch.float64))
     return torch.cat(outs)
 
 
@@ -172,10 +201,12 @@ def score(final: torch.Tensor, rows: list[dict], aggs: dict[str, Any], hs: list[
 def clock(fn: Callable[[], Any], repeats: int, warm: Optional[Callable[[], Any]] = None) -> float:
     """Best of ``repeats`` wall times (s) of ``fn`` after one warm-up call (``warm``, default ``fn``)."""
     (warm or fn)()
+    sync()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -219,8 +250,8 @@ def bench_model(name: str, args, log) -> dict:
         samplers = [s for s in samplers if s not in missing]
     hs, ms = args.hypotheses, args.steps
     hmax = max(hs)
-    xt = stack(rows[:args.timing_windows], "x2d")
-    ct = stack(rows[:args.timing_windows], "camera")
+    xt = on_device(stack(rows[:args.timing_windows], "x2d"))
+    ct = on_device(stack(rows[:args.timing_windows], "camera"))
     root = lifter.skeleton.root
     res: dict[str, Any] = {"windows": len(rows), "windows_total": total, "timing_windows": xt.shape[0],
                            "frames": lifter.frames, "aggregators": list(aggs), "notes": notes, "points": []}
@@ -318,7 +349,7 @@ def retime(detail: dict, args, log) -> None:
         paper = load_variant(name, "ddim")
         best = paper if cfg["sampler"] == "ddim" else load_variant(name, cfg["sampler"])
         rows, _ = s8_windows(paper.frames, max(batches))
-        x, cam = stack(rows, "x2d"), stack(rows, "camera")
+        x, cam = on_device(stack(rows, "x2d")), on_device(stack(rows, "camera"))
         aggs = aggregators(posediff.list_components("aggregator"))
         ref_agg = min((a for a in r["paper"]["mpjpe_mm"] if a != ORACLE), key=lambda a: r["paper"]["mpjpe_mm"][a])
         times: dict[str, dict[int, float]] = {"official": {}, "paper_fast": {}, "best": {}}
@@ -347,8 +378,10 @@ def retime(detail: dict, args, log) -> None:
         for rep in range(args.repeats):
             for n in batches:
                 for key, fn in paths.items():
+                    sync()
                     t0 = time.perf_counter()
                     fn(n)
+                    sync()
                     per = (time.perf_counter() - t0) / n
                     times[key][n] = min(times[key].get(n, float("inf")), per)
             log(f"[{name}] retime round {rep + 1}: " + ", ".join(
@@ -419,8 +452,10 @@ def markdown(section: dict, streaming: Optional[dict]) -> str:
     """The speed–accuracy (and streaming) part of ``docs/performance.md``."""
     if not section:
         return "(not measured yet: run `benchmarks/speed_accuracy.py`)"
-    lines = [f"Command: `{section['command']}` ({section['date']}, {section['machine']['cpu']}, "
-             f"{section['threads']} thread(s)). Sampling in {section['precision']} on the fast path; the paper "
+    dev = section.get("device", "cpu")
+    where = section["machine"].get("device_name", section["machine"]["cpu"]) if dev != "cpu" else \
+        f"{section['machine']['cpu']}, {section['threads']} thread(s)"
+    lines = [f"Command: `{section['command']}` ({section['date']}, {dev}: {where}). Sampling in {section['precision']} on the fast path; the paper "
              "configuration also under the official execution pattern (fp32). Deployable protocol on held-out "
              "S8, ground-truth 2D.", ""]
     for name, r in section["models"].items():
@@ -506,7 +541,7 @@ def bench_streaming(args, log) -> dict:
         look = int(kv.get("lookahead", 4))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lifter = posediff.load(name)
+            lifter = posediff.load(name, device=str(DEVICE))
         lifter.fast_sampling(args.precision)
         errs_s, errs_o, frames, compute = [], [], 0, 0.0
         for seq in seqs:
@@ -585,6 +620,8 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--repeats", type=int, default=1, help="timed repeats (best) after one warm-up")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default), cuda, cuda:N or auto (CUDA when available, else the CPU, noted)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--streaming", action="store_true", help="also measure the streaming API")
     ap.add_argument("--streaming-only", action="store_true",
@@ -617,6 +654,8 @@ def main(argv=None) -> dict:
         args.stream_frames, args.stream_sequences = 40, 1
         args.stream_configs = "finepose-small-h36m:H=1,M=1,agg=mean,lookahead=4"
     torch.set_num_threads(args.threads)
+    global DEVICE
+    DEVICE, device_notes = select_device(args.device)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -636,7 +675,11 @@ def main(argv=None) -> dict:
         fp32, bf16 = matmul_peak(torch.float32, 2048, 3), matmul_peak(torch.bfloat16, 2048, 3)
         mc.update({"fp32_tflops": fp32["best_tflops"], "bf16_tflops": bf16["best_tflops"], "matmul_n": 2048})
         log(f"machine {mc}")
+        mc["device"] = str(DEVICE)
+        if DEVICE.type == "cuda":
+            mc["device_name"] = torch.cuda.get_device_name(DEVICE)
         section = {"command": cmd, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": mc,
+                   "device": str(DEVICE), "device_notes": device_notes,
                    "threads": args.threads, "precision": args.precision, "hypotheses": args.hypotheses,
                    "steps": args.steps, "samplers": args.samplers.split(","), "smoke": args.smoke,
                    "load_average": {"start": load_average()}, "models": {}}
@@ -653,6 +696,7 @@ def main(argv=None) -> dict:
     if args.streaming or args.streaming_only:
         st = bench_streaming(args, log)
         st["command"] = cmd
+        st["device"] = str(DEVICE)
         detail["streaming"] = st
     detail_path.write_text(json.dumps(detail, indent=2) + "\n")
     log(f"wrote {detail_path}")

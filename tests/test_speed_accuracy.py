@@ -64,6 +64,7 @@ def test_page_section_without_results_says_so():
 @pytest.mark.skipif(not (SHARED / "data" / "h36m").is_dir(), reason="needs the licensed data (../shared)")
 def test_smoke_run_writes_every_point(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "speed_accuracy.py"), "--smoke", "--streaming",
+                           "--device", "auto",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=900,
                           env={**os.environ, "OMP_NUM_THREADS": "1", "POSEDIFF_SHARED": str(SHARED)})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -74,7 +75,20 @@ def test_smoke_run_writes_every_point(tmp_path):
     assert len(combos) == 16
     assert all(p["mpjpe_mm"] > 0 and (p["oracle"] or p["s_per_clip"] > 0) for p in model["points"])
     assert model["best_equal_accuracy"]["reference_mpjpe_mm"] > 0
+    if not __import__("torch").cuda.is_available():
+        assert res["speed_accuracy"]["device"] == "cpu" and "CUDA is not available" in res["speed_accuracy"]["device_notes"][0]
     st = res["streaming"]
     assert st["runs"][0]["fps"] > 0 and st["frames"] == 40
     text = sa.markdown(res["speed_accuracy"], st)
     assert "Pareto front" in text and "Streaming" in text
+
+
+def test_device_auto_falls_back_to_the_cpu_and_says_so(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    dev, notes = sa.select_device("auto")
+    assert dev.type == "cpu" and "CUDA is not available here" in notes[0]
+    assert sa.select_device("cpu") == (torch.device("cpu"), [])
+    with pytest.raises(SystemExit, match="speed_accuracy: device 'cuda' asked for, but CUDA is not available"):
+        sa.select_device("cuda")
