@@ -73,7 +73,7 @@ class ComponentInfo:
         name: The registered name, e.g. ``"ddim"``.
         target: ``"module:qualname"`` of the class or factory.
         provider: ``"posediff"`` for built-ins, else ``"<distribution> <version>"``.
-        summary: First line of the docstring.
+        summary: First sentence of the docstring, plain text (:func:`doc_summary`).
         parameters: Constructor parameters (the keys a spec table may set).
     """
 
@@ -340,9 +340,24 @@ def describe(kind: str, name: str) -> ComponentInfo:
         name=name,
         target=_target(obj),
         provider=provider(kind, name),
-        summary=doc.splitlines()[0] if doc else "",
+        summary=doc_summary(doc),
         parameters=params,
     )
+
+
+def doc_summary(doc: str) -> str:
+    r"""The first sentence of a docstring as plain text: its first paragraph joined into one line and cut after
+    the first full stop followed by a space (not inside a number such as "§3.3" or "0.5"); reStructuredText
+    double backticks become single ones.
+
+    Example:
+        >>> doc_summary("Plain output projection ``W_o·x``; with a residual\nsite it gives FPC. More here.")
+        'Plain output projection `W_o·x`; with a residual site it gives FPC.'
+    """
+    para = " ".join(line.strip() for line in doc.strip().split("\n\n", 1)[0].splitlines()).strip()
+    para = para.replace("``", "`")
+    match = re.search(r"\.(\s|$)", para)
+    return para[:match.start() + 1] if match else para
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,15 @@ def test_a_17_joint_file_without_format_says_what_was_assumed(capsys, tmp_path, 
                        *extra)
     assert code == 0
     assert f"posediff {command}: warning: " in err and "assumed coco-17" in err and "h36m-17" in err
+
+
+def test_list_summaries_are_whole_sentences_without_rst_markup(capsys):
+    from posediff.registry import describe, doc_summary
+
+    for kind in posediff.KINDS:
+        for name in posediff.list_components(kind):
+            s = describe(kind, name).summary
+            assert "``" not in s, (kind, name, s)
+            assert s.endswith((".", ")", "*")), f"{kind} {name}: summary cut mid-sentence: {s!r}"
+    assert doc_summary("A first line that goes\non. Second sentence.") == "A first line that goes on."
+    assert doc_summary("Keeps §3.3 and 0.5 mm whole.\n\nBody.") == "Keeps §3.3 and 0.5 mm whole."
