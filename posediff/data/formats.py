@@ -1,9 +1,13 @@
 """2D keypoints from the user's own detector → ``h36m-17`` input for the lifter.
 
 Supported layouts (:data:`KEYPOINT_FORMATS`): ``coco-17``, ``h36m-17``, ``3dhp-17``, ``mediapipe-33`` (pose
-landmarks) and ``openpose-25`` (OpenPose BODY_25). Files: OpenPose per-frame JSON folders, a single JSON
-(list of frames, OpenPose frames, COCO-style results, or ``{"keypoints": ...}``), NPZ/NPY arrays
-``(T, J, 2|3)`` and CSV (one row per frame, ``x, y[, c]`` per joint).
+landmarks), ``openpose-25`` (OpenPose BODY_25), ``halpe-26`` (AlphaPose's Halpe models: COCO-17, then head
+top, neck, mid hip, big toes, small toes, heels) and ``coco-wholebody-133`` (COCO-WholeBody/RTMW: COCO-17
+body, 6 feet, 68 face, 2 × 21 hands; the body part is used). Files: OpenPose per-frame JSON folders, a single
+JSON (list of frames, OpenPose frames, COCO-style results and AlphaPose's ``alphapose-results.json`` with
+several people per frame and ``idx`` track ids, MMPose/RTMPose predictions, or ``{"keypoints": ...}``),
+NPZ/NPY arrays ``(T, J, 2|3)`` and CSV (one row per frame, ``x, y[, c]`` per joint). Several people per frame
+become tracks (:mod:`posediff.data.tracking`).
 
 Conversion to ``h36m-17`` — each target joint is the first *available* recipe among its alternatives
 (available = every source joint observed in that frame). Approximations, since these formats lack some
@@ -14,6 +18,8 @@ H36M joints:
 * neck/nose (H36M joint 9, near the nose) = nose, else mid-eyes, else mid-ears.
 * head (H36M joint 10, the top of the head) = mid-eyes, else mid-ears, else one eye, else one ear. The true
   head top lies some 10 cm higher, so the converted head is biased low.
+* Halpe-26 has the joints COCO lacks: pelvis = its mid hip, thorax = its neck, spine = mid(neck, mid hip),
+  head = its head top (so no low bias).
 * ``3dhp-17`` uses the conventional correspondence of :func:`posediff.geometry.skeletons.convert_joints`
   (3DHP neck → thorax, head → neck/nose, head_top → head).
 
@@ -23,7 +29,7 @@ interpolation in time between observed frames (the nearest observed frame at eit
 returned mask. A joint that is missing in every frame is an error. Finally the pixels are normalised by the
 image size (``normalize_screen_coordinates``).
 
-Size: the joint tables of five keypoint formats and the conversion rule they share; one table per format, one
+Size: the joint tables of seven keypoint formats and the conversion rule they share; one table per format, one
 rule.
 
 """
@@ -35,7 +41,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -155,6 +161,37 @@ _BODY25 = KeypointFormat(
 )
 
 
+_HALPE26_JOINTS = _COCO_JOINTS + (
+    "head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe", "left_heel",
+    "right_heel",
+)
+"""Halpe-26 (AlphaPose ``halpe26`` models): COCO-17 body, then head top, neck, mid hip and six foot points."""
+_HALPE26 = KeypointFormat(
+    name="halpe-26",
+    joints=_HALPE26_JOINTS,
+    recipes=(
+        (((19, 1.0),), _mid(11, 12)), _one(12), _one(14), _one(16), _one(11), _one(13), _one(15),
+        (_mid(18, 19), _quad(5, 6, 11, 12)), (((18, 1.0),), _mid(5, 6)),
+        (((0, 1.0),), _mid(1, 2), _mid(3, 4)),
+        (((17, 1.0),), _mid(1, 2), _mid(3, 4), ((1, 1.0),), ((2, 1.0),), ((3, 1.0),), ((4, 1.0),)),
+        _one(5), _one(7), _one(9), _one(6), _one(8), _one(10),
+    ),
+    aliases=("halpe", "halpe26", "alphapose-halpe26"),
+)
+
+_WHOLEBODY_JOINTS = _COCO_JOINTS + (
+    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+) + tuple(f"face_{i}" for i in range(68)) + tuple(f"left_hand_{i}" for i in range(21)) + \
+    tuple(f"right_hand_{i}" for i in range(21))
+"""COCO-WholeBody-133: 0–16 COCO body, 17–22 feet, 23–90 face (68), 91–111 left hand, 112–132 right hand."""
+_WHOLEBODY = KeypointFormat(
+    name="coco-wholebody-133",
+    joints=_WHOLEBODY_JOINTS,
+    recipes=_COCO.recipes,  # the body part: the first 17 joints are COCO-17
+    aliases=("wholebody", "coco-wholebody", "wholebody133", "rtmw"),
+)
+
+
 def _identity_recipes(index: list[int]) -> tuple[tuple[Recipe, ...], ...]:
     return tuple(_one(i) for i in index)
 
@@ -166,11 +203,12 @@ _3DHP_TO_H36M = [int(i) for i in convert_joints(np.arange(17)[:, None], "3dhp-17
 _3DHP = KeypointFormat("3dhp-17", _3DHP_SK.joints, _identity_recipes(_3DHP_TO_H36M),
                        aliases=("3dhp", "mpi-inf-3dhp"))
 
-KEYPOINT_FORMATS: dict[str, KeypointFormat] = {f.name: f for f in (_COCO, _H36M, _3DHP, _MEDIAPIPE, _BODY25)}
+KEYPOINT_FORMATS: dict[str, KeypointFormat] = {f.name: f for f in (_COCO, _H36M, _3DHP, _MEDIAPIPE, _BODY25, _HALPE26,
+                                                                   _WHOLEBODY)}
 """Supported 2D input formats by name."""
 
 _BY_ALIAS = {a: f for f in KEYPOINT_FORMATS.values() for a in (f.name, *f.aliases)}
-_BY_JOINTS_UNIQUE = {25: "openpose-25", 33: "mediapipe-33"}
+_BY_JOINTS_UNIQUE = {25: "openpose-25", 26: "halpe-26", 33: "mediapipe-33", 133: "coco-wholebody-133"}
 
 
 ASSUMED_17_JOINT_FORMAT = "coco-17"
@@ -208,7 +246,7 @@ def resolve_format(joints: int, given: Optional[str] = None, from_file: Optional
         return ASSUMED_17_JOINT_FORMAT, (
             f"{where}: 17 joints and no format given: assumed {ASSUMED_17_JOINT_FORMAT} (COCO order); pass "
             f"format= one of {', '.join(others)} if the joints are in another order")
-    raise InputError(f"{where} must have 17, 25 or 33 joints, or pass format= (one of "
+    raise InputError(f"{where} must have 17, 25, 26, 33 or 133 joints, or pass format= (one of "
                      f"{', '.join(KEYPOINT_FORMATS)}); got {joints} joints")
 
 
@@ -395,12 +433,15 @@ class RawKeypoints:
         format: Format name when the file tells (e.g. OpenPose, COCO results), else None.
         image_size: ``(w, h)`` when the file tells, else None.
         fps: Frame rate when the file tells, else None.
+        people: Every person of a multi-person file (:class:`~posediff.data.tracking.Tracks`), else None;
+            ``keypoints`` then holds the person seen in most frames (confidence 0 where absent).
     """
 
     keypoints: np.ndarray
     format: str | None = None
     image_size: tuple[int, int] | None = None
     fps: float | None = None
+    people: Any = None
 
 
 def _natural_key(p: Path):
@@ -453,7 +494,53 @@ def _openpose_frames(frames: list[dict], where: str) -> RawKeypoints:
     return RawKeypoints(kps, fmt)
 
 
+_FORMAT_BY_JOINTS = {17: "coco-17", 26: "halpe-26", 133: "coco-wholebody-133"}
+"""Layouts of detector output files by joint count (COCO results, AlphaPose, MMPose)."""
+
+
+def _track_id(value: Any) -> Any:
+    """AlphaPose writes ``idx`` as an int, a float or a one-element list; MMPose ``track_id`` as an int."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if len(value) == 1 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value
+
+
+def _people(frames: list[list], where: str, tool: str) -> RawKeypoints:
+    """Per-frame :class:`~posediff.data.tracking.Detection` lists → :class:`RawKeypoints` (one person: its
+    sequence; several: ``people`` and the person seen in most frames)."""
+    from .tracking import assemble_tracks
+
+    counts = sorted({d.keypoints.shape[0] for fr in frames for d in fr})
+    if not counts:
+        raise InputError(f"{where}: no person detection found in any of {len(frames)} frame(s)")
+    if len(counts) > 1:
+        raise InputError(f"{where}: detections disagree on the joint count ({', '.join(map(str, counts))}); "
+                         f"a {tool} file holds one keypoint layout")
+    J = counts[0]
+    fmt = _FORMAT_BY_JOINTS.get(J)
+    if fmt is None:
+        raise InputError(f"{where}: {tool} output with {J} keypoints per person is not supported; expected "
+                         f"{', '.join(f'{k} ({v})' for k, v in _FORMAT_BY_JOINTS.items())}")
+    tracks = assemble_tracks(frames, J)
+    main = int(np.argmax(tracks.presence.sum(1)))
+    if len(tracks.ids) == 1:
+        return RawKeypoints(tracks.keypoints[0], fmt)
+    return RawKeypoints(tracks.keypoints[main], fmt, people=tracks)
+
+
+def _frame_order(ids: list) -> list:
+    """Frame keys in natural order (numbers, and file names such as ``out12.png`` by their digits)."""
+    return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else _natural_key(Path(v))))
+
+
 def _coco_results(items: list[dict], where: str) -> RawKeypoints:
+    """COCO results JSON, as written by COCO-style detectors and AlphaPose (``alphapose-results.json``):
+    a list of ``{"image_id", "category_id", "keypoints": [x, y, c, ...], "score", "box"/"bbox": [x, y, w, h],
+    "idx": track id}``, several per image; frames in natural order of ``image_id``."""
+    from .tracking import Detection
+
     by_image: dict = {}
     for it in items:
         if int(it.get("category_id", 1)) != 1:
@@ -461,10 +548,52 @@ def _coco_results(items: list[dict], where: str) -> RawKeypoints:
         by_image.setdefault(it.get("image_id"), []).append(it)
     if not by_image:
         raise InputError(f"{where}: no person detections (category_id 1) found")
-    ids = sorted(by_image, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else _natural_key(Path(v))))
-    frames = [_pick_person(by_image[i], "keypoints", 17, f"{where} image {i!r}") for i in ids]
-    frames = [f if f is not None else np.zeros((17, 3)) for f in frames]
-    return RawKeypoints(np.stack(frames), "coco-17")
+    frames = []
+    for i in _frame_order(list(by_image)):
+        dets = []
+        for it in by_image[i]:
+            flat = np.asarray(it["keypoints"], dtype=np.float64).reshape(-1)
+            if flat.size % 3:
+                raise InputError(f"{where} image {i!r}: keypoints must hold x, y, c triplets; got {flat.size} numbers")
+            box = it.get("box", it.get("bbox"))
+            box = None if box is None or len(box) != 4 else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+            score = it.get("score")
+            dets.append(Detection(flat.reshape(-1, 3), box, None if score is None else float(score),
+                                  _track_id(it.get("idx", it.get("track_id")))))
+        frames.append(dets)
+    tool = "AlphaPose" if any("idx" in it or "box" in it for it in items) else "COCO results"
+    return _people(frames, where, tool)
+
+
+def _mmpose_instances(inst: list, where: str) -> list:
+    from .tracking import Detection
+
+    dets = []
+    for d in inst:
+        kp = np.asarray(d["keypoints"], dtype=np.float64).reshape(-1, 2)
+        sc = np.asarray(d.get("keypoint_scores", np.ones(len(kp))), dtype=np.float64).reshape(-1)
+        if sc.size != len(kp):
+            raise InputError(f"{where}: {len(kp)} keypoints but {sc.size} keypoint_scores")
+        box = np.asarray(d.get("bbox", []), dtype=np.float64).reshape(-1)
+        score = d.get("bbox_score")
+        score = float(np.asarray(score).reshape(-1)[0]) if score is not None else None
+        dets.append(Detection(np.concatenate([kp, sc[:, None]], 1), tuple(box[:4]) if box.size >= 4 else None,
+                              score, _track_id(d.get("track_id"))))
+    return dets
+
+
+def _mmpose(data: Any, where: str) -> RawKeypoints:
+    """MMPose / RTMPose predictions: ``{"meta_info", "instance_info": [{"frame_id", "instances"}]}``
+    (``demo/topdown_demo_with_mmdet.py --save-predictions``), the list of ``{"frame_id", "instances"}``, or
+    one image's list of instances (``MMPoseInferencer(pred_out_dir=...)``). An instance is
+    ``{"keypoints": [[x, y], ...], "keypoint_scores": [...], "bbox": [[x1, y1, x2, y2]], "bbox_score", "track_id"}``."""
+    frames_data = data["instance_info"] if isinstance(data, dict) else data
+    if all(isinstance(f, dict) and "instances" in f for f in frames_data):
+        ordered = sorted(frames_data, key=lambda f: f.get("frame_id", 0))
+        frames = [_mmpose_instances(f["instances"], f"{where} frame {f.get('frame_id')}") for f in ordered]
+    else:
+        frames = [_mmpose_instances(frames_data, where)]
+    return _people(frames, where, "MMPose")
 
 
 def _read_json(path: Path) -> RawKeypoints:
@@ -475,6 +604,8 @@ def _read_json(path: Path) -> RawKeypoints:
     where = str(path)
     if isinstance(data, dict) and "people" in data:
         return _openpose_frames([data], where)
+    if isinstance(data, dict) and "instance_info" in data:
+        return _mmpose(data, where)
     if isinstance(data, dict) and "keypoints" in data:
         size = data.get("image_size")
         if size is None and "width" in data and "height" in data:
@@ -484,6 +615,8 @@ def _read_json(path: Path) -> RawKeypoints:
     if isinstance(data, list) and data and all(isinstance(d, dict) for d in data):
         if all("people" in d for d in data):
             return _openpose_frames(data, where)
+        if all("instances" in d for d in data) or all("keypoint_scores" in d for d in data):
+            return _mmpose(data, where)
         if all("keypoints" in d for d in data):
             return _coco_results(data, where)
     if isinstance(data, list) and data:
@@ -544,6 +677,10 @@ def _read_npz(path: Path, key: str | None) -> RawKeypoints:
 
 def read_keypoints(path: str | Path, key: str | None = None) -> RawKeypoints:
     """Read 2D keypoints from a file or an OpenPose JSON folder (no conversion).
+
+    Multi-person files (COCO results, AlphaPose, MMPose with several detections per frame) are split into
+    tracks (:mod:`posediff.data.tracking`: the tool's track ids, else box matching); ``people`` holds them
+    all and ``keypoints`` the person seen in most frames.
 
     Supported: a folder of OpenPose ``*.json`` frames (sorted naturally by name; the person with the highest
     mean confidence per frame), ``.json`` (see module doc), ``.npz`` (array ``keypoints`` or ``key``; optional

@@ -70,6 +70,10 @@ def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
         else:
             raw = read_keypoints(keypoints)
             arr = raw.keypoints
+            if raw.people is not None and presence is None:  # a multi-person file: every track
+                arr, presence = raw.people.keypoints, raw.people.presence
+                info["tracks"] = raw.people.describe()
+                info["track_ids"] = [str(i) for i in raw.people.ids]
             fmt = fmt or raw.format
             if image_size is None and raw.image_size is not None:
                 image_size = raw.image_size

@@ -182,6 +182,8 @@ def lift(
     image_size = info.get("image_size")
     if info.get("format_assumed"):
         notes.append(info["format_assumed"])
+    if info.get("tracks"):
+        notes.append(f"several people in the file: {info['tracks']}")
     cam = parse_camera(camera, image_size, camera_units)
 
     model, model_info = _resolve_lifter(weights, lifter, None)

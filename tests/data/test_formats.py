@@ -178,8 +178,8 @@ def test_npz_csv_and_plain_json(tmp_path):
     np.testing.assert_allclose(a.x2d, c.x2d, atol=1e-5)
     coco_csv = tmp_path / "coco.csv"
     coco_csv.write_text("\n".join(",".join(["1"] * 51) for _ in range(3)))
-    with pytest.raises(InputError, match="format="):
-        load_keypoints(coco_csv, image_size=(100, 100))
+    with pytest.warns(UserWarning, match="17 joints and no format given: assumed coco-17.*pass format="):
+        assert load_keypoints(coco_csv, image_size=(100, 100)).source_format == "coco-17"
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2,3\n4,5,6\n")
     with pytest.raises(InputError, match="columns"):
