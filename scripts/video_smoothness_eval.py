@@ -31,14 +31,19 @@ DEFAULT_CONFIGS = ("fast:mean", "model:mean", "model:jpma", "model:jpma_temporal
                    "paper:mean", "paper:jpma_temporal")
 
 
-def parse_config(text: str) -> tuple[str, dict]:
-    """``SAMPLING:AGGREGATOR[:KEY=VALUE,...]`` → (sampling name, aggregator table)."""
+def parse_config(text: str) -> tuple[dict, dict]:
+    """``SAMPLING:AGGREGATOR[:KEY=VALUE,...]`` → (``lift`` keyword arguments, aggregator table). SAMPLING is a
+    named configuration (``fast``, ``model``, ``paper``) or ``H=5,M=1,flip=off`` (on top of ``model``)."""
     parts = text.split(":")
     table: dict = {"name": parts[1]}
     for kv in (parts[2].split(",") if len(parts) > 2 else []):
         k, v = kv.split("=")
         table[k] = float(v)
-    return parts[0], table
+    if "=" not in parts[0]:
+        return {"sampling": parts[0]}, table
+    kv = dict(item.split("=") for item in parts[0].split(","))
+    return {"sampling": "model", "hypotheses": int(kv["H"]), "steps": int(kv["M"]),
+            "flip": kv.get("flip", "on") == "on"}, table
 
 
 def main(argv=None) -> int:
@@ -64,7 +69,7 @@ def main(argv=None) -> int:
     seqs = [s for s in ds if s.camera_name == ds.cameras[0]][:: args.every]
     rows = []
     for cfg in args.configs:
-        sampling, table = parse_config(cfg)
+        lift_kw, table = parse_config(cfg)
         agg = build_component("aggregator", table)
         t0 = time.perf_counter()
         errs: dict[str, list[tuple[int, float]]] = {"mpjpe_mm": [], "mpjve_mm": [], "accel_mm": []}
@@ -76,12 +81,12 @@ def main(argv=None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = posediff.lift(x2d, lifter=lifter, format="h36m-17", coords="normalized", camera=seq.camera,
-                                    sampling=sampling, aggregator=agg, seed=args.seed)
+                                    aggregator=agg, seed=args.seed, **lift_kw)
             pred = torch.as_tensor(np.asarray(res.poses3d), dtype=torch.float64)
             errs["mpjpe_mm"].append((n, 1000 * float(M.mpjpe(pred, gt))))
             errs["mpjve_mm"].append((n, 1000 * float(M.mpjve(pred, gt))))
             errs["accel_mm"].append((n, 1000 * float(M.acceleration_error(pred, gt))))
-        row = {"config": cfg, "sampling": sampling, "aggregator": table,
+        row = {"config": cfg, "sampling": cfg.split(":")[0], "aggregator": table,
                "hypotheses": res.metadata["hypotheses"], "steps": res.metadata["steps"], "flip": res.metadata["flip"],
                **{k: float(np.average([v for _, v in vals], weights=[w for w, _ in vals])) for k, vals in errs.items()},
                "seconds": round(time.perf_counter() - t0, 1)}

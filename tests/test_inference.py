@@ -439,3 +439,11 @@ def test_load_keypoints_follows_the_same_rule(tmp_path):
     with pytest.warns(UserWarning, match="assumed coco-17"):
         kp = load_keypoints(path, image_size=(W, H))
     assert kp.source_format == "coco-17"
+
+
+def test_flip_argument_overrides_the_configuration(tiny, monkeypatch):
+    seen = _record_sampling(tiny, monkeypatch)
+    res = lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast", flip=True, seed=0)
+    assert {s["flip"] for s in seen} == {True} and res.metadata["flip"] is True
+    with pytest.raises(InputError, match="flip must be True, False or None"):
+        lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), flip="yes")

@@ -47,6 +47,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="named sampling configuration: fast (H=1, M=1, no flip, mean), model (the model's spec), "
                         "paper (H=20, M=10, flip); --hypotheses/--steps/--aggregator override it (default: "
                         "posediff.inference.sampling_configs.DEFAULT_SAMPLING)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test-time augmentation on/off (default: the sampling configuration's)")
     p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the model's)")
     p.add_argument("--steps", type=int, metavar="M", help="sampling steps (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the diffusion noise (default 0)")
@@ -134,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             keep_hypotheses=args.keep_hypotheses,
             progress=not args.quiet,
             sampling=args.sampling,
+            flip=args.flip,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
     result.save(out)

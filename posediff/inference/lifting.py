@@ -104,6 +104,7 @@ def lift(
     keep_hypotheses: bool = False,
     progress: bool = False,
     sampling: Optional[str] = None,
+    flip: Optional[bool] = None,
 ) -> LiftResult:
     """Lift 2D keypoint sequences of any length (one or several people) to 3D.
 
@@ -142,7 +143,9 @@ def lift(
         sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"fast"``
             (H=1, M=1, no flip, mean), ``"model"`` (the model's spec) or ``"paper"`` (H=20, M=10, flip).
             Default: :data:`~posediff.inference.sampling_configs.DEFAULT_SAMPLING`. ``hypotheses``,
-            ``steps`` and ``aggregator`` override its values.
+            ``steps``, ``aggregator`` and ``flip`` override its values.
+        flip: Flip test-time augmentation on or off for this call (default: the configuration's, else the
+            model's).
 
     Returns:
         :class:`LiftResult`; ``poses3d`` is ``(N, J, 3)`` for one person or ``(C, N, J, 3)`` metres,
@@ -177,6 +180,9 @@ def lift(
     hypotheses = config.hypotheses if hypotheses is None else hypotheses
     steps = config.steps if steps is None else steps
     aggregator = config.aggregator if aggregator is None else aggregator
+    if flip is not None and not isinstance(flip, bool):
+        raise InputError(f"flip must be True, False or None; got {flip!r}")
+    flip_wanted = config.flip if flip is None else flip
     notes: list[str] = []
     tracks, single, info = _read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
     image_size = info.get("image_size")
@@ -247,15 +253,15 @@ def lift(
 
         batches = tqdm(batches, desc="lifting", unit="batch")
     flip_before = getattr(model.sampler, "flip", None)
-    if config.flip is not None and flip_before is not None:
-        model.sampler.flip = config.flip
+    if flip_wanted is not None and flip_before is not None:
+        model.sampler.flip = flip_wanted
     try:
         _sample_clips(model, clips, batches, int(batch_size), actions_per, generator, hypotheses, steps, agg,
                       cam_t, step_idx, sk, pred, hyp_pred)
     finally:
         if flip_before is not None:
             model.sampler.flip = flip_before
-    flip_used = getattr(model.sampler, "flip", None) if config.flip is None else config.flip
+    flip_used = flip_before if flip_wanted is None or flip_before is None else flip_wanted
 
     # ---- stitch with cross-fade weights
     poses = np.zeros((C, N, J, 3), np.float32)
