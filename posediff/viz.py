@@ -26,7 +26,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -39,6 +39,7 @@ __all__ = [
     "CENTER_COLOR",
     "bone_colors",
     "ffmpeg_available",
+    "ffmpeg_path",
     "render_animation",
     "render_frames",
     "render_hypotheses",
@@ -68,14 +69,23 @@ def _plt():
     return plt
 
 
-def ffmpeg_available() -> bool:
-    """Whether Matplotlib can write MP4 files (an ``ffmpeg`` executable is found)."""
+def ffmpeg_path() -> Optional[str]:
+    """An ``ffmpeg`` executable: the one of the ``imageio-ffmpeg`` package (``pip install posediff[video]``, a
+    binary inside a wheel) when installed, else one on ``PATH``; None when there is none."""
     try:
-        from matplotlib import animation
+        import imageio_ffmpeg
 
-        return bool(animation.writers.is_available("ffmpeg")) or shutil.which("ffmpeg") is not None
-    except Exception:  # pragma: no cover
-        return shutil.which("ffmpeg") is not None
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+        if exe and os.path.isfile(exe):
+            return exe
+    except Exception:  # not installed, or its binary is missing on this platform
+        pass
+    return shutil.which("ffmpeg")
+
+
+def ffmpeg_available() -> bool:
+    """Whether MP4 files can be written (:func:`ffmpeg_path` finds an ``ffmpeg``)."""
+    return ffmpeg_path() is not None
 
 
 def bone_colors(skeleton: str | Skeleton = "h36m-17") -> list[tuple[int, int, str]]:
@@ -208,9 +218,9 @@ def render_animation(
     skeleton: str | Skeleton = "h36m-17",
     mask: Any = None,
     fps: float = 12.0,
-    max_frames: int | None = 48,
-    size: float = 3.0,
-    dpi: int = 72,
+    max_frames: int | None = None,
+    size: float = 4.8,
+    dpi: int = 100,
     title: str | None = None,
     azim: float = -70.0,
     elev: float = 15.0,
@@ -227,14 +237,15 @@ def render_animation(
         skeleton: Joint set (bones and left/right colours).
         mask: Optional ``(T,)`` / ``(C, T)`` presence; absent people are not drawn in that frame.
         fps: Playback frames per second.
-        max_frames: At most this many frames, evenly spaced over the sequence (``None``: all).
-        size: Panel size in inches.
+        max_frames: At most this many frames, evenly spaced over the sequence (default ``None``: every frame).
+        size: Panel size in inches (default 4.8: 480 px per panel at the default 100 dpi).
         dpi: Resolution (dots per inch).
         title: Figure title.
         azim, elev: 3D view angles in degrees.
 
     Returns:
-        The path actually written.
+        The path actually written. Its frames are ``size·dpi`` pixels high and ``size·dpi`` wide per panel
+        (two panels with ``x2d``), rounded down to even numbers.
     """
     from matplotlib import animation
 
@@ -249,9 +260,10 @@ def render_animation(
     if fps <= 0:
         raise InputError(f"fps must be > 0; got {fps}")
     idx = _frame_indices(frames, max_frames)
-    if out.suffix.lower() == ".mp4" and not ffmpeg_available():
-        warnings.warn(f"ffmpeg not found: writing {out.with_suffix('.gif').name} instead of {out.name}",
-                      stacklevel=2)
+    ffmpeg = ffmpeg_path() if out.suffix.lower() == ".mp4" else None
+    if out.suffix.lower() == ".mp4" and ffmpeg is None:
+        warnings.warn(f"ffmpeg not found (pip install 'posediff[video]' installs one): writing "
+                      f"{out.with_suffix('.gif').name} instead of {out.name}", stacklevel=2)
         out = out.with_suffix(".gif")
 
     disp = _to_display(p3) + _offsets(people)[:, None, None, :]
@@ -260,7 +272,9 @@ def render_animation(
 
     plt = _plt()
     ncols = 2 if p2 is not None else 1
-    fig = plt.figure(figsize=(size * ncols, size))
+    # whole, even pixel sizes: H.264 needs even width and height
+    w_px, h_px = 2 * int(size * ncols * dpi / 2), 2 * int(size * dpi / 2)
+    fig = plt.figure(figsize=(w_px / dpi, h_px / dpi))
     ax2 = None
     if p2 is not None:
         ax2 = fig.add_subplot(1, ncols, 1)
@@ -300,7 +314,11 @@ def render_animation(
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if out.suffix.lower() == ".mp4":
-            writer = animation.FFMpegWriter(fps=fps)
+            import matplotlib
+
+            matplotlib.rcParams["animation.ffmpeg_path"] = ffmpeg
+            # H.264 in yuv420p plays everywhere; it needs even frame sizes (the figure is sized for that)
+            writer = animation.FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
         else:
             writer = animation.PillowWriter(fps=fps)
         anim.save(str(out), writer=writer, dpi=dpi)

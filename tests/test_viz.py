@@ -38,10 +38,26 @@ def test_gif_max_frames_and_all_frames(seq, tmp_path):
 
 
 def test_mp4_without_ffmpeg_falls_back_to_gif(seq, tmp_path, monkeypatch):
-    monkeypatch.setattr(viz, "ffmpeg_available", lambda: False)
+    monkeypatch.setattr(viz, "ffmpeg_path", lambda: None)
     with pytest.warns(UserWarning, match="ffmpeg"):
         out = viz.render_animation(seq.x3d, tmp_path / "c.mp4", max_frames=3, dpi=30, size=1.5)
     assert out.suffix == ".gif" and out.is_file()
+
+
+def test_default_animation_has_every_frame_at_a_readable_size(seq, tmp_path):
+    out = viz.render_animation(seq.x3d, tmp_path / "d.gif", x2d=seq.x2d)
+    with Image.open(out) as im:
+        assert im.n_frames == 20 and im.size == (960, 480)  # 2D and 3D panels of 480 px
+
+
+def test_mp4_is_decodable_with_every_frame(seq, tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="pip install 'posediff[video]' for MP4")
+    out = viz.render_animation(seq.x3d[:12], tmp_path / "e.mp4", x2d=seq.x2d[:12], fps=12)
+    assert out.suffix == ".mp4" and out.is_file()
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = reader.__next__()
+    frames = sum(1 for _ in reader)
+    assert tuple(meta["size"]) == (960, 480) and frames == 12
 
 
 def test_multi_person_with_mask(seq, tmp_path):

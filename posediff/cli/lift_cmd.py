@@ -57,7 +57,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
-    p.add_argument("--max-frames", type=int, default=60, help="frames in the animation (default 60)")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="at most this many frames in the animation, evenly spaced (default: every frame)")
     p.add_argument("--fps", type=float, default=12.0, help="animation frames per second (default 12)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

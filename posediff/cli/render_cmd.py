@@ -29,7 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--spread", metavar="PNG", help="also write the hypothesis spread (needs hypotheses)")
     p.add_argument("--frame", type=int, help="frame of the hypothesis spread (default: middle)")
     p.add_argument("--person", type=int, help="only this person of a multi-person result")
-    p.add_argument("--max-frames", type=int, default=60, help="frames in the animation (default 60)")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="at most this many frames in the animation, evenly spaced (default: every frame)")
     p.add_argument("--num-frames", type=int, default=6, help="frames in the grid (default 6)")
     p.add_argument("--fps", type=float, default=12.0, help="animation frames per second (default 12)")
     p.add_argument("--skeleton", default=None, help="joint set (default: the result's, else h36m-17)")
