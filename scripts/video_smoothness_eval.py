@@ -27,6 +27,9 @@ from posediff import metrics as M
 from posediff.build import build_component
 from posediff.training.datasets import load_dataset
 
+START, END = "<!-- video-smoothness:start -->", "<!-- video-smoothness:end -->"
+"""Markers of the generated block in ``docs/lifting.md`` (``--docs``)."""
+
 DEFAULT_CONFIGS = ("fast:mean", "model:mean", "model:jpma", "model:jpma_temporal", "model:median",
                    "paper:mean", "paper:jpma_temporal")
 
@@ -46,6 +49,29 @@ def parse_config(text: str) -> tuple[dict, dict]:
             "flip": kv.get("flip", "on") == "on"}, table
 
 
+def table(out: dict) -> str:
+    """The Markdown block of ``docs/lifting.md``: one row per configuration of a result file."""
+    lines = [f"`{out['command']}` — {out['weights']}, held-out {out['subjects']}, {out['clips']}; "
+             f"{out['input']}; sampled in {out['precision']}, seed {out['seed']}.", "",
+             "| sampling | aggregator | H | M | flip | MPJPE (mm) | MPJVE (mm/frame) | accel. error (mm/frame²) |",
+             "|---|---|---:|---:|---|---:|---:|---:|"]
+    for r in out["rows"]:
+        agg = r["aggregator"]["name"] + "".join(f", {k}={v:g}" for k, v in r["aggregator"].items() if k != "name")
+        lines.append(f"| {r['sampling']} | {agg} | {r['hypotheses']} | {r['steps']} | {'on' if r['flip'] else 'off'} | "
+                     f"{r['mpjpe_mm']:.2f} | {r['mpjve_mm']:.2f} | {r['accel_mm']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_docs(out: dict, page: Path) -> None:
+    """Replace the block between :data:`START` and :data:`END` of ``page`` with :func:`table`."""
+    text = page.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{page}: no {START} ... {END} block")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    page.write_text(f"{head}{START}\n{table(out)}\n{END}{tail}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="finepose-small-h36m")
@@ -59,7 +85,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--docs", type=Path, help="also rewrite the generated table of this page (docs/lifting.md)")
     args = ap.parse_args(argv)
+    import shlex
+    import sys
+
+    command = " ".join(["python", "scripts/video_smoothness_eval.py"]
+                       + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
     torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -93,13 +125,15 @@ def main(argv=None) -> int:
         rows.append(row)
         print(f"{cfg}: MPJPE {row['mpjpe_mm']:.2f} mm, MPJVE {row['mpjve_mm']:.2f} mm/frame, "
               f"accel {row['accel_mm']:.2f} mm/frame² ({row['seconds']} s)", flush=True)
-    out = {"weights": args.weights, "subjects": args.subjects, "data": "$POSEDIFF_SHARED/data/h36m",
+    out = {"command": command, "weights": args.weights, "subjects": args.subjects, "data": "$POSEDIFF_SHARED/data/h36m",
            "clips": f"first {args.frames} frames of every {args.every}. sequence of the first camera "
                     f"({len(seqs)} sequences)", "input": "ground-truth 2D, camera given, posediff.lift",
            "precision": args.precision, "seed": args.seed, "rows": rows, "torch": str(torch.__version__)}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=1) + "\n")
+    if args.docs:
+        write_docs(out, args.docs)
     print("\n| sampling | aggregator | H | M | flip | MPJPE (mm) | MPJVE (mm/frame) | accel. error (mm/frame²) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -113,3 +113,21 @@ def test_acceleration_error_is_the_second_difference_error():
     assert float(acceleration_error(gt + 0.3, gt)) == pytest.approx(0.0, abs=1e-6)  # a constant offset is not jitter
     with pytest.raises(InputError, match="at least 3 frames"):
         acceleration_error(gt[:, :2], gt[:, :2])
+
+
+def test_lifting_page_table_is_rendered_from_the_committed_result():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    result = repo / "benchmarks" / "results" / "eval" / "video_smoothness-S8.json"
+    if not result.is_file():
+        pytest.skip("no committed video smoothness result")
+    spec = importlib.util.spec_from_file_location("vse", repo / "scripts" / "video_smoothness_eval.py")
+    vse = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vse)
+    page = (repo / "docs" / "lifting.md").read_text()
+    block = page.split(vse.START, 1)[1].split(vse.END, 1)[0].strip()
+    assert block == vse.table(json.loads(result.read_text())).strip(), \
+        "docs/lifting.md's aggregator table is stale: rerun the command in it with --docs docs/lifting.md"

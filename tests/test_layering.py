@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     # 3 assembling a model
     ("lifter", "build", "sources", "testing", "convert"),
     # 4 jobs done with a model
-    ("loading", "training", "evaluation", "inference"),
+    ("loading", "training", "evaluation", "inference", "streaming"),
     # 5 entry points
     ("cli", "__main__", "__init__"),
 ]

@@ -21,7 +21,7 @@ def test_builtins_listed():
 
 
 def test_list_pattern_and_provider():
-    assert posediff.list_components("aggregator", "j*") == ["jpma"]
+    assert posediff.list_components("aggregator", "j*") == ["jpma", "jpma_temporal"]
     assert registry.provider("sampler", "ddim") == "posediff"
     info = posediff.describe("sampler", "ddim")
     assert info.provider == "posediff" and "steps" in [p.name for p in info.parameters]
