@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="sampling precision (bf16: the fast path, see docs/performance.md)")
+    ap.add_argument("--sampling", default=None,
+                    help="named sampling configuration of posediff.lift (default: lift's default, recorded)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.threads:
@@ -58,7 +60,8 @@ def main(argv=None) -> int:
                 n = min(args.frames, seq.num_frames)
                 kp = detector_like_keypoints(seq, noise_px=noise, drop=args.drop, seed=args.seed + 100 * k + c,
                                              frames=n)
-                res = posediff.lift(kp, lifter=model, format="coco17", image_size=seq.image_size, seed=args.seed)
+                res = posediff.lift(kp, lifter=model, format="coco17", image_size=seq.image_size, seed=args.seed,
+                                    sampling=args.sampling)
                 pred = torch.as_tensor(res.poses3d, dtype=torch.float64)
                 gt = torch.as_tensor(seq.x3d[:n], dtype=torch.float64)
                 pred = pred - pred[:, :1]
@@ -69,6 +72,8 @@ def main(argv=None) -> int:
                      "p_mpjpe_mm": float(np.average([v[2] for v in vals], weights=[v[0] for v in vals]))}
                  for a, vals in sorted(per_action.items())}
         rows.append({"noise_px": noise, "drop": args.drop, "aggregator": res.aggregator_used,
+                     "sampling": res.metadata.get("sampling"), "hypotheses": res.metadata.get("hypotheses"),
+                     "steps": res.metadata.get("steps"), "flip": res.metadata.get("flip"),
                      "mpjpe_mm": float(np.mean([t["mpjpe_mm"] for t in table.values()])),
                      "p_mpjpe_mm": float(np.mean([t["p_mpjpe_mm"] for t in table.values()])),
                      "per_action": table})

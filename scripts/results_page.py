@@ -241,7 +241,9 @@ def render() -> str:
         if det is None:
             continue
         for r in det["results"]:
-            rows.append(f"| `{m}` | {r['noise_px']:g} px | {100 * r['drop']:g} % | {r['aggregator']} | "
+            cfg = (f"{r['aggregator']}, `{r['sampling']}` (H={r['hypotheses']}, M={r['steps']}, flip "
+                   f"{'on' if r['flip'] else 'off'})" if r.get("sampling") else r["aggregator"])
+            rows.append(f"| `{m}` | {r['noise_px']:g} px | {100 * r['drop']:g} % | {cfg} | "
                         f"{_f(r['mpjpe_mm'])} | {_f(r['p_mpjpe_mm'])} |")
         clip_note = det["clips"]
     if rows:
@@ -250,7 +252,7 @@ def render() -> str:
               f"blended) on held-out S8 ({clip_note}); COCO-17 made from the ground-truth projection with Gaussian "
               "noise and dropped joints (`scripts/detector_like_eval.py`). MPJPE after root alignment, unweighted "
               "mean over the 15 actions.", "",
-              "| model | noise σ | joints dropped | aggregator | MPJPE | P-MPJPE |", "|---|---:|---:|---|---:|---:|"]
+              "| model | noise σ | joints dropped | aggregator, sampling | MPJPE | P-MPJPE |", "|---|---:|---:|---|---:|---:|"]
         L += rows + [""]
     L += ["## Reproduce", "",
           "```bash",
