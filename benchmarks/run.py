@@ -629,7 +629,21 @@ def docs_values(res: dict) -> dict[str, str]:
     fl = h36.get("flops", {})
     acc, tacc = h36.get("accuracy", {}), tiny.get("accuracy", {})
     chunk = (h36.get("chunked") or [{}])[0]
-    tg = res.get("targets", {})
+    tg = {k: {**v, "detail": f"{v['detail']}; {mc['cpu']}, {res.get('date', '')[:10]}"}
+          for k, v in res.get("targets", {}).items()}
+    sa, st = res.get("speed_accuracy") or {}, res.get("streaming") or {}
+    if sa.get("best_equal_accuracy", {}).get("config"):
+        b, cpu = sa["best_equal_accuracy"], sa["machine"]["cpu"]
+        c = b["config"]
+        tg["equal-accuracy speed-up >= 10x (finepose-small-h36m)"] = {
+            "met": b["ratio"] >= 10,
+            "detail": f"{b['ratio']:.0f}x at {b['mpjpe_delta_mm']:+.2f} mm: {c['sampler']}, H={c['hypotheses']}, "
+                      f"M={c['steps']}, flip {'on' if c['flip'] else 'off'}, {c['aggregator']}; {cpu}"}
+    if st.get("runs"):
+        tg["streaming >= 30 frames/s within 2 mm of offline"] = {
+            "met": st["fps"] >= 30 and abs(st["mpjpe_delta_mm"]) <= 2,
+            "detail": f"{st['fps']:.0f} frames/s, {st['mpjpe_delta_mm']:+.2f} mm, latency {st['latency_frames']:.1f} "
+                      f"frames ({st['headline']})"}
     met = sum(1 for v in tg.values() if v["met"])
     text = [f"    - {k}: **{'met' if v['met'] else 'NOT met'}** ({v['detail']})" for k, v in tg.items()]
     if h36 and h36.get("ratio", 0) < 8 and fl:

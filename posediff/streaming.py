@@ -10,7 +10,8 @@ last ``L`` frames from the window ending at the track's last frame.
 
 Every :meth:`~StreamingLifter.push` lifts the windows of all tracks that received a frame in one sampler
 call. Each output frame costs one window of ``H × M`` denoiser evaluations (twice that with flip), so the
-cheap configurations of ``docs/performance.md`` (H = 1, M = 1) are the ones to stream with.
+cheap configurations of ``docs/performance.md`` are the ones to stream with: the default is ``"realtime"``
+(H = 1, M = 1, flip, mean).
 
 Example:
     >>> import numpy as np, torch, posediff
@@ -78,10 +79,11 @@ class StreamingLifter:
         lifter: A built :class:`~posediff.lifter.PoseLifter` (e.g. ``posediff.load("h36m")``), or a shipped
             model name / checkpoint path (loaded with :func:`posediff.load`).
         lookahead: Future frames each output waits for, ``0 ≤ L < F`` (default ``F // 2``).
-        hypotheses, steps: H and M per window (default 1 and 1: the cheapest configuration).
-        flip: Flip test-time augmentation (default off; doubles the cost).
-        aggregator: A registered aggregator name or module (default ``"mean"``); one that needs a camera
-            (``"jpma"``) needs ``camera``. ``None``: the model's own (the mean, with a warning, without camera).
+        sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`), default
+            ``"realtime"`` (H = 1, M = 1, flip, mean: two denoiser evaluations per frame).
+        hypotheses, steps, flip, aggregator: Override the configuration's values. An aggregator that needs
+            a camera (``"jpma"``) needs ``camera``; with ``sampling="model"`` the model's own aggregator is
+            used (the mean, with a warning, without camera).
         camera: Intrinsics for the aggregator (see :func:`posediff.inference.camera.parse_camera`).
         format: Joint layout of the pushed keypoints (``"coco-17"``, ``"h36m-17"``, ``"openpose-25"``,
             ``"mediapipe-33"``, …). Required: a stream cannot look at its data to guess.
@@ -97,8 +99,9 @@ class StreamingLifter:
             that needs a camera without one.
     """
 
-    def __init__(self, lifter: Any, *, lookahead: Optional[int] = None, hypotheses: int = 1, steps: int = 1,
-                 flip: bool = False, aggregator: Any = "mean", camera: Any = None, format: Optional[str] = None,
+    def __init__(self, lifter: Any, *, lookahead: Optional[int] = None, sampling: str = "realtime",
+                 hypotheses: Optional[int] = None, steps: Optional[int] = None, flip: Optional[bool] = None,
+                 aggregator: Any = None, camera: Any = None, format: Optional[str] = None,
                  image_size: Optional[tuple[int, int]] = None, coords: Optional[str] = None,
                  threshold: float = 0.3, action: Optional[str] = None, seed: int = 0) -> None:
         from .data.formats import get_format
@@ -119,8 +122,16 @@ class StreamingLifter:
                 0 <= self.lookahead < self.frames:
             raise InputError(f"lookahead must be an int in [0, {self.frames - 1}] for this model's "
                              f"{self.frames}-frame window; got {lookahead!r}")
+        from .inference.sampling_configs import get_sampling_config
+
+        config = get_sampling_config(sampling)
+        hypotheses = config.hypotheses if hypotheses is None else hypotheses
+        steps = config.steps if steps is None else steps
+        flip = config.flip if flip is None else flip
+        aggregator = config.aggregator if aggregator is None else aggregator
+        self.sampling = config.name
         for name, v in (("hypotheses", hypotheses), ("steps", steps)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise InputError(f"{name} must be an int >= 1; got {v!r}")
         if format is None:
             raise InputError("format must be given (e.g. 'coco-17', 'h36m-17'): a stream cannot guess its joint "
@@ -134,7 +145,7 @@ class StreamingLifter:
             raise InputError(f"coords={coords!r} needs image_size=(w, h) in pixels")
         self.coords, self.image_size = coords, None if image_size is None else tuple(image_size)
         self.threshold = float(threshold)
-        self.hypotheses, self.steps, self.flip = hypotheses, steps, bool(flip)
+        self.hypotheses, self.steps, self.flip = hypotheses, steps, flip
         cam = parse_camera(camera, self.image_size, "auto")
         notes: list[str] = []
         self.aggregator, self.aggregator_name = _resolve_aggregator(lifter, aggregator, cam is not None, notes)
@@ -273,7 +284,7 @@ class StreamingLifter:
         model = self.lifter
         x = torch.from_numpy(windows).to(model.device)
         flip_before = getattr(model.sampler, "flip", None)
-        if flip_before is not None:
+        if flip_before is not None and self.flip is not None:
             model.sampler.flip = self.flip
         try:
             with torch.inference_mode():

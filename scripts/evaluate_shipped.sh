@@ -14,9 +14,9 @@ one() {  # one model: S8 (both protocols), 3DHP TS5/TS6, detector-like 2D
   local m="$1"
   OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "h36m:$SHARED/data/h36m" --subjects S8 --protocol both \
     --precision bf16 --max-windows "$MAXW" --batch-size 32 --out "$OUT" --name "$m-h36m-S8" --quiet
-  # every S8 window with the fast sampling configuration (H=1, M=1, no flip)
+  # every S8 window with the fast sampling configuration (H=2, M=2, flip; its aggregator, the mean, is P-Agg)
   OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "h36m:$SHARED/data/h36m" --subjects S8 --protocol both \
-    --precision bf16 --max-windows 0 --hypotheses 1 --steps 1 --set sampler.flip=false --batch-size 256 \
+    --precision bf16 --max-windows 0 --hypotheses 2 --steps 2 --batch-size 64 \
     --out "$OUT" --name "$m-h36m-S8-all-fast" --quiet
   OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$m" --data "3dhp:$SHARED/data/mpi_inf_3dhp_test" --subjects TS5,TS6 \
     --protocol deployable --precision bf16 --out "$OUT" --name "$m-3dhp-TS5-TS6-deployable" --quiet

@@ -140,17 +140,20 @@ def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
     out = tmp_path / "pose3d.npz"
     code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
                             "--image-size", "1000", "1000", "--out", str(out), "--keep-hypotheses", "--quiet",
-                            "--render", str(tmp_path / "anim.gif"), "--max-frames", "3")
+                            "--render", str(tmp_path / "anim.gif"), "--max-frames", "3", "--sampling", "model")
     assert code == 0, err
-    assert "aggregator mean" in stdout and "warning:" in err and "mean" in err
+    assert "aggregator mean" in stdout and "warning:" in err and "mean" in err  # JPMA without camera: the mean
     res = posediff.inference.load_result(out)
     assert res.poses3d.shape == (14, 17, 3) and res.hypotheses.shape == (2, 14, 17, 3)
     assert (tmp_path / "anim.gif").is_file()
 
     code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
                             "--image-size", "1000", "1000", "--camera", "1100,1100,500,500", "--out",
-                            str(tmp_path / "p2.npz"), "--quiet")
+                            str(tmp_path / "p2.npz"), "--quiet", "--sampling", "model")
     assert code == 0 and "aggregator jpma" in stdout
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--out", str(tmp_path / "p3.npz"), "--quiet")
+    assert code == 0 and "sampling fast (H=2, M=2, flip on), aggregator mean" in stdout and "warning:" not in err
 
     code, stdout, err = run(capsys, "render", str(out), "--out", str(tmp_path / "r.gif"), "--grid",
                             str(tmp_path / "g.png"), "--spread", str(tmp_path / "s.png"), "--max-frames", "3",

@@ -155,7 +155,7 @@ def test_longer_sequence_blend_differs_from_hard_cut(stub):
 
 def test_real_model_seeded_and_finite(tiny):
     px = _pixels(20, seed=1)
-    kw = dict(lifter=tiny, format="h36m-17", image_size=(W, H), camera=[1100, 1100, 500, 400])
+    kw = dict(lifter=tiny, format="h36m-17", image_size=(W, H), camera=[1100, 1100, 500, 400], sampling="model")
     a = lift(px, seed=3, **kw)
     b = lift(px, seed=3, **kw)
     c = lift(px, seed=4, **kw)
@@ -170,7 +170,7 @@ def test_real_model_seeded_and_finite(tiny):
 def test_no_camera_falls_back_to_mean_with_warning(stub):
     px = _pixels(12)
     with pytest.warns(UserWarning, match="mean"):
-        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H))
+        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), sampling="model")
     assert res.aggregator_used == "mean"
     assert res.metadata["aggregator_model"] == "jpma"
     assert any("mean" in n for n in res.metadata["notes"])
@@ -180,7 +180,8 @@ def test_camera_keeps_jpma_and_is_normalised(stub):
     px = _pixels(12)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), camera=[1100, 1120, 510, 390])
+        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), camera=[1100, 1120, 510, 390],
+                   sampling="model")
     assert res.aggregator_used == "jpma"
     want = normalize_intrinsics([1100, 1120], [510, 390], w=W, h=H)
     np.testing.assert_allclose(res.metadata["camera"], want, rtol=1e-6)
@@ -389,11 +390,17 @@ def test_sampling_fast_sets_h_m_flip_and_mean_for_the_call_only(tiny, monkeypatc
     flip_before = tiny.sampler.flip
     assert flip_before is True
     res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast", seed=0)
-    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(False, 1, 1)}
+    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(True, 2, 2)}
     assert res.aggregator_used == "mean"
     assert (res.metadata["sampling"], res.metadata["hypotheses"], res.metadata["steps"], res.metadata["flip"]) == \
-        ("fast", 1, 1, False)
+        ("fast", 2, 2, True)
+    seen.clear()
+    res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="realtime", flip=False)
+    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(False, 1, 1)} and res.metadata["flip"] is False
     assert tiny.sampler.flip is flip_before  # restored
+    seen.clear()
+    res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H))
+    assert res.metadata["sampling"] == "fast" and {(s["H"], s["M"]) for s in seen} == {(2, 2)}  # the default
 
 
 def test_explicit_arguments_override_the_named_configuration(tiny, monkeypatch):
@@ -410,12 +417,12 @@ def test_flip_is_restored_when_sampling_fails(tiny, monkeypatch):
 
     monkeypatch.setattr(tiny, "sample", boom)
     with pytest.raises(RuntimeError, match="boom"):
-        lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast")
+        lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="realtime", flip=False)
     assert tiny.sampler.flip is True
 
 
 def test_unknown_sampling_name_lists_the_known_ones(tiny):
-    with pytest.raises(InputError, match=r"sampling must be one of \['fast', 'model', 'paper'\]; got 'quick'"):
+    with pytest.raises(InputError, match=r"sampling must be one of \['fast', 'model', 'paper', 'realtime'\]; got 'quick'"):
         lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="quick")
 
 

@@ -43,10 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
     p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
     p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
-    p.add_argument("--sampling", choices=["fast", "model", "paper"],
-                   help="named sampling configuration: fast (H=1, M=1, no flip, mean), model (the model's spec), "
-                        "paper (H=20, M=10, flip); --hypotheses/--steps/--aggregator override it (default: "
-                        "posediff.inference.sampling_configs.DEFAULT_SAMPLING)")
+    p.add_argument("--sampling", choices=["fast", "realtime", "model", "paper"],
+                   help="named sampling configuration: fast (default: H=2, M=2, flip, mean), realtime (H=1, M=1, "
+                        "flip, mean), model (the model's spec), paper (H=20, M=10, flip); --hypotheses/--steps/"
+                        "--aggregator/--flip override it")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                    help="flip test-time augmentation on/off (default: the sampling configuration's)")
     p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the model's)")

@@ -34,11 +34,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
                    help="coordinate units (default: pixels with --image-size, else normalized)")
     p.add_argument("--camera", metavar="CAM", help="intrinsics for --aggregator jpma (as for `posediff lift`)")
-    p.add_argument("--aggregator", default="mean", help="aggregator (default mean; jpma needs --camera)")
+    p.add_argument("--sampling", choices=["fast", "realtime", "model", "paper"], default="realtime",
+                   help="named sampling configuration (default realtime: H=1, M=1, flip, mean)")
+    p.add_argument("--aggregator", default=None, help="aggregator (default: the configuration's; jpma needs --camera)")
     p.add_argument("--lookahead", type=int, help="future frames each output waits for (default window // 2)")
-    p.add_argument("--hypotheses", type=int, default=1, metavar="H", help="hypotheses per frame (default 1)")
-    p.add_argument("--steps", type=int, default=1, metavar="M", help="sampler steps (default 1)")
-    p.add_argument("--flip", action="store_true", help="flip test-time augmentation (twice the cost)")
+    p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per frame (default: the configuration's)")
+    p.add_argument("--steps", type=int, metavar="M", help="sampler steps (default: the configuration's)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test-time augmentation on/off (default: the configuration's)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="bf16",
                    help="sampling precision (default bf16, the fast path)")
     p.add_argument("--fps", type=float, default=30.0, help="input frame rate (default 30)")
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         lifter = load(args.weights)
         lifter.fast_sampling(args.precision)
-        stream = StreamingLifter(lifter, lookahead=args.lookahead, hypotheses=args.hypotheses, steps=args.steps,
+        stream = StreamingLifter(lifter, lookahead=args.lookahead, sampling=args.sampling,
+                                 hypotheses=args.hypotheses, steps=args.steps,
                                  flip=args.flip, aggregator=args.aggregator, camera=parse_camera_arg(args.camera),
                                  format=_format_of(raw, args.format), image_size=image_size, coords=args.coords,
                                  threshold=args.threshold, seed=args.seed).warm_up()
@@ -120,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
                         lookahead=stream.lookahead, latency_s=lat)
     fps = n / compute if compute > 0 else float("inf")
     print(f"streamed {n} frame(s): compute {fps:.1f} frames/s ({'keeps up with' if fps >= args.fps else 'SLOWER than'}"
-          f" {args.fps:g} fps input), look-ahead {stream.lookahead} frame(s), H={args.hypotheses}, M={args.steps}, "
-          f"{stream.aggregator_name}")
+          f" {args.fps:g} fps input), look-ahead {stream.lookahead} frame(s), sampling {stream.sampling} "
+          f"(H={stream.hypotheses}, M={stream.steps}, flip {'on' if stream.flip else 'off'}), {stream.aggregator_name}")
     if lat.size:
         print(f"latency per frame: median {1000 * np.median(lat):.0f} ms, max {1000 * lat.max():.0f} ms "
               f"({'measured at video rate' if args.realtime else 'look-ahead at --fps plus measured compute'}) "

@@ -131,18 +131,19 @@ def lift(
         actions: Action label for the prompt (``None``: neutral prompt); one string for everybody or one
             per person.
         threshold: Joints with confidence below this are missing (interpolated).
-        hypotheses, steps: Call-time H and M (default: the model's spec).
+        hypotheses, steps: Call-time H and M (default: the sampling configuration's).
         generator: ``torch.Generator`` for the diffusion noise; or ``seed``.
         seed: Seed for a fresh CPU generator (ignored when ``generator`` is given).
         overlap: Frames shared by neighbouring windows (default ``F // 4``), ``0 ≤ overlap < F``.
         max_gap: Absent frames bridged inside one track (longer gaps split it into segments).
-        aggregator: Override the model's aggregator: a registered name (``"mean"``, ``"jpma"``) or module.
+        aggregator: A registered name (``"mean"``, ``"jpma"``, ``"jpma_temporal"``) or module (default: the
+            sampling configuration's; with ``sampling="model"`` or ``"paper"`` the model's own).
         batch_size: Windows per sampler call.
         keep_hypotheses: Also return the blended hypotheses ``(…, H, N, J, 3)`` of the last step.
         progress: Show a progress bar (tqdm).
         sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"fast"``
-            (H=1, M=1, no flip, mean), ``"model"`` (the model's spec) or ``"paper"`` (H=20, M=10, flip).
-            Default: :data:`~posediff.inference.sampling_configs.DEFAULT_SAMPLING`. ``hypotheses``,
+            (the default: H=2, M=2, flip, mean), ``"realtime"`` (H=1, M=1, flip, mean), ``"model"`` (the
+            model's spec) or ``"paper"`` (H=20, M=10, flip, the model's aggregator). ``hypotheses``,
             ``steps``, ``aggregator`` and ``flip`` override its values.
         flip: Flip test-time augmentation on or off for this call (default: the configuration's, else the
             model's).
