@@ -140,7 +140,8 @@ def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
     out = tmp_path / "pose3d.npz"
     code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
                             "--image-size", "1000", "1000", "--out", str(out), "--keep-hypotheses", "--quiet",
-                            "--render", str(tmp_path / "anim.gif"), "--max-frames", "3", "--sampling", "model")
+                            "--render", str(tmp_path / "anim.gif"), "--max-frames", "3", "--sampling", "paper",
+                            "--hypotheses", "2", "--steps", "2")
     assert code == 0, err
     assert "aggregator mean" in stdout and "warning:" in err and "mean" in err  # JPMA without camera: the mean
     res = posediff.inference.load_result(out)
@@ -149,10 +150,11 @@ def test_lift_and_render(capsys, tmp_path, tiny_ckpt):
 
     code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
                             "--image-size", "1000", "1000", "--camera", "1100,1100,500,500", "--out",
-                            str(tmp_path / "p2.npz"), "--quiet", "--sampling", "model")
+                            str(tmp_path / "p2.npz"), "--quiet", "--aggregator", "jpma")
     assert code == 0 and "aggregator jpma" in stdout
     code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
-                            "--image-size", "1000", "1000", "--out", str(tmp_path / "p3.npz"), "--quiet")
+                            "--image-size", "1000", "1000", "--out", str(tmp_path / "p3.npz"), "--quiet",
+                            "--sampling", "fast")
     assert code == 0 and "sampling fast (H=2, M=2, flip on), aggregator mean" in stdout and "warning:" not in err
 
     code, stdout, err = run(capsys, "render", str(out), "--out", str(tmp_path / "r.gif"), "--grid",

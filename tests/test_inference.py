@@ -155,7 +155,7 @@ def test_longer_sequence_blend_differs_from_hard_cut(stub):
 
 def test_real_model_seeded_and_finite(tiny):
     px = _pixels(20, seed=1)
-    kw = dict(lifter=tiny, format="h36m-17", image_size=(W, H), camera=[1100, 1100, 500, 400], sampling="model")
+    kw = dict(lifter=tiny, format="h36m-17", image_size=(W, H), camera=[1100, 1100, 500, 400], aggregator="jpma")
     a = lift(px, seed=3, **kw)
     b = lift(px, seed=3, **kw)
     c = lift(px, seed=4, **kw)
@@ -170,7 +170,7 @@ def test_real_model_seeded_and_finite(tiny):
 def test_no_camera_falls_back_to_mean_with_warning(stub):
     px = _pixels(12)
     with pytest.warns(UserWarning, match="mean"):
-        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), sampling="model")
+        res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), sampling="paper")
     assert res.aggregator_used == "mean"
     assert res.metadata["aggregator_model"] == "jpma"
     assert any("mean" in n for n in res.metadata["notes"])
@@ -181,7 +181,7 @@ def test_camera_keeps_jpma_and_is_normalised(stub):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         res = lift(px, lifter=stub, format="h36m-17", image_size=(W, H), camera=[1100, 1120, 510, 390],
-                   sampling="model")
+                   sampling="paper")
     assert res.aggregator_used == "jpma"
     want = normalize_intrinsics([1100, 1120], [510, 390], w=W, h=H)
     np.testing.assert_allclose(res.metadata["camera"], want, rtol=1e-6)
@@ -400,7 +400,8 @@ def test_sampling_fast_sets_h_m_flip_and_mean_for_the_call_only(tiny, monkeypatc
     assert tiny.sampler.flip is flip_before  # restored
     seen.clear()
     res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H))
-    assert res.metadata["sampling"] == "fast" and {(s["H"], s["M"]) for s in seen} == {(2, 2)}  # the default
+    assert res.metadata["sampling"] == "model" and {(s["H"], s["M"]) for s in seen} == {(None, None)}  # the spec
+    assert res.aggregator_used == "mean"
 
 
 def test_explicit_arguments_override_the_named_configuration(tiny, monkeypatch):

@@ -137,13 +137,13 @@ def lift(
         overlap: Frames shared by neighbouring windows (default ``F // 4``), ``0 ≤ overlap < F``.
         max_gap: Absent frames bridged inside one track (longer gaps split it into segments).
         aggregator: A registered name (``"mean"``, ``"jpma"``, ``"jpma_temporal"``) or module (default: the
-            sampling configuration's; with ``sampling="model"`` or ``"paper"`` the model's own).
+            sampling configuration's: the mean, or with ``sampling="paper"`` the model's own).
         batch_size: Windows per sampler call.
         keep_hypotheses: Also return the blended hypotheses ``(…, H, N, J, 3)`` of the last step.
         progress: Show a progress bar (tqdm).
-        sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"fast"``
-            (the default: H=2, M=2, flip, mean), ``"realtime"`` (H=1, M=1, flip, mean), ``"model"`` (the
-            model's spec) or ``"paper"`` (H=20, M=10, flip, the model's aggregator). ``hypotheses``,
+        sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"model"``
+            (the default: the model's H, M and flip, with the mean), ``"fast"`` (H=2, M=2, flip, mean), ``"realtime"`` (H=1, M=1,
+            flip, mean) or ``"paper"`` (H=20, M=10, flip, the model's aggregator). ``hypotheses``,
             ``steps``, ``aggregator`` and ``flip`` override its values.
         flip: Flip test-time augmentation on or off for this call (default: the configuration's, else the
             model's).
