@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .keypoint_args import SAMPLING_CHOICES, add_keypoint_arguments
+
 __all__ = ["add_parser", "run", "parse_camera_arg", "print_warnings"]
 
 
@@ -17,11 +19,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "lift",
         help="lift 2D keypoints (a file) to 3D poses",
-        description="Read 2D keypoints (OpenPose JSON folder/file, COCO results JSON, .npz/.npy (T, J, 2|3) or "
-                    "multi-person (C, T, J, 2|3) with 'presence', .csv), convert them to the model's joint set, "
-                    "normalise by the image size, fill low-confidence joints, lift sequences of any length "
-                    "with overlapping windows and write the 3D poses to an .npz. Without --camera the "
-                    "aggregator falls back to the mean of the hypotheses (JPMA needs intrinsics).",
+        description="Read 2D keypoints (OpenPose JSON folder/file, COCO results JSON, AlphaPose and MMPose "
+                    "results with several people (tracked), .npz/.npy (T, J, 2|3) or multi-person (C, T, J, 2|3) "
+                    "with 'presence', .csv), convert them to the model's joint set, normalise by the image size, "
+                    "fill low-confidence joints, lift sequences of any length with overlapping windows and write "
+                    "the 3D poses to an .npz. The hypotheses are combined by their mean (--sampling model, the "
+                    "default); --aggregator jpma needs --camera.",
         epilog="examples: posediff lift kps.npz --format coco17 --image-size 1920 1080 "
                "--out pose3d.npz | posediff lift openpose_json/ --weights model.pt --image-size 1280 720 "
                "--camera 1400,1400,640,360 --render pose3d.gif",
@@ -31,19 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-small-h36m "
                         "trained on Human3.6M), or 'demo' (small model trained on synthetic motion)")
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
-    p.add_argument("--format", metavar="FMT",
-                   help="keypoint layout: coco17, h36m-17, 3dhp-17, mediapipe-33, openpose-25 (default: from "
-                        "the file or the joint count)")
-    p.add_argument("--image-size", nargs=2, type=float, metavar=("W", "H"), help="image size in pixels")
-    p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
-                   help="coordinate units of the keypoints (default: pixels with --image-size, else normalized)")
-    p.add_argument("--camera", metavar="CAM",
-                   help="intrinsics: 'fx,fy,cx,cy[,k1,k2,k3,p1,p2]' or a .json/.npy file (dict or list)")
-    p.add_argument("--camera-units", choices=["auto", "pixels", "normalized"], default="auto",
-                   help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
+    add_keypoint_arguments(p)
     p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
-    p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
-    p.add_argument("--sampling", choices=["fast", "realtime", "model", "paper"],
+    p.add_argument("--sampling", choices=SAMPLING_CHOICES,
                    help="named sampling configuration: model (default: the model's H, M, flip, with the mean), fast (H=2, M=2, flip, "
                         "mean: 6x cheaper for the shipped models), realtime (H=1, M=1, flip, mean), paper (H=20, "
                         "M=10, flip); --hypotheses/--steps/--aggregator/--flip override it")

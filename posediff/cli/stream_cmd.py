@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .keypoint_args import SAMPLING_CHOICES, add_keypoint_arguments
+
 __all__ = ["add_parser", "run"]
 
 
@@ -27,14 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="keypoint file or OpenPose JSON folder (one person)")
     p.add_argument("--weights", metavar="W", default="h36m",
                    help="posediff checkpoint or shipped model (default 'h36m': finepose-small-h36m)")
-    p.add_argument("--format", metavar="FMT",
-                   help="keypoint layout (default: the file's, else from the joint count; 17 joints are taken as "
-                        "coco-17 with a warning)")
-    p.add_argument("--image-size", nargs=2, type=float, metavar=("W", "H"), help="image size in pixels")
-    p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
-                   help="coordinate units (default: pixels with --image-size, else normalized)")
-    p.add_argument("--camera", metavar="CAM", help="intrinsics for --aggregator jpma (as for `posediff lift`)")
-    p.add_argument("--sampling", choices=["fast", "realtime", "model", "paper"], default="realtime",
+    add_keypoint_arguments(p)
+    p.add_argument("--sampling", choices=SAMPLING_CHOICES, default="realtime",
                    help="named sampling configuration (default realtime: H=1, M=1, flip, mean)")
     p.add_argument("--aggregator", default=None, help="aggregator (default: the configuration's; jpma needs --camera)")
     p.add_argument("--lookahead", type=int, help="future frames each output waits for (default window // 2)")
@@ -46,7 +42,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="sampling precision (default bf16, the fast path)")
     p.add_argument("--fps", type=float, default=30.0, help="input frame rate (default 30)")
     p.add_argument("--realtime", action="store_true", help="deliver frames at --fps instead of as fast as possible")
-    p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="stream3d.npz", help="output .npz (default stream3d.npz)")
     p.set_defaults(func=run)
@@ -69,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..loading import load
     from ..streaming import StreamingLifter
+    from ..inference.camera import parse_camera
     from .lift_cmd import parse_camera_arg, print_warnings
 
     if not Path(args.input).exists():
@@ -88,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         lifter.fast_sampling(args.precision)
         stream = StreamingLifter(lifter, lookahead=args.lookahead, sampling=args.sampling,
                                  hypotheses=args.hypotheses, steps=args.steps,
-                                 flip=args.flip, aggregator=args.aggregator, camera=parse_camera_arg(args.camera),
+                                 flip=args.flip, aggregator=args.aggregator,
+                                 camera=parse_camera(parse_camera_arg(args.camera), image_size, args.camera_units),
                                  format=_format_of(raw, args.format), image_size=image_size, coords=args.coords,
                                  threshold=args.threshold, seed=args.seed).warm_up()
         n = kps.shape[0]

@@ -1,0 +1,25 @@
+"""Command-line options shared by the commands that read a 2D keypoint file (``lift``, ``stream``)."""
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_keypoint_arguments", "SAMPLING_CHOICES"]
+
+SAMPLING_CHOICES = ("fast", "realtime", "model", "paper")
+"""The names of :data:`posediff.inference.sampling_configs.SAMPLING_CONFIGS`, for ``--sampling``."""
+
+
+def add_keypoint_arguments(p: argparse.ArgumentParser) -> None:
+    """``--format``, ``--image-size``, ``--coords``, ``--camera``, ``--camera-units`` and ``--threshold``."""
+    p.add_argument("--format", metavar="FMT",
+                   help="keypoint layout: coco17, h36m-17, 3dhp-17, mediapipe-33, openpose-25, halpe-26, "
+                        "coco-wholebody-133 (default: the file's, else from the joint count; 17 joints are taken "
+                        "as coco17 with a warning)")
+    p.add_argument("--image-size", nargs=2, type=float, metavar=("W", "H"), help="image size in pixels")
+    p.add_argument("--coords", choices=["pixels", "unit", "normalized"],
+                   help="coordinate units of the keypoints (default: pixels with --image-size, else normalized)")
+    p.add_argument("--camera", metavar="CAM",
+                   help="intrinsics: 'fx,fy,cx,cy[,k1,k2,k3,p1,p2]' or a .json/.npy file (dict or list)")
+    p.add_argument("--camera-units", choices=["auto", "pixels", "normalized"], default="auto",
+                   help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
+    p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
