@@ -140,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
           f"window(s) of {meta.get('window')} frames, sampling {meta.get('sampling')} (H={meta.get('hypotheses')}, "
           f"M={meta.get('steps')}, flip {'on' if meta.get('flip') else 'off'}), "
           f"aggregator {result.aggregator_used} in {meta.get('seconds')} s → {out}")
+    if meta.get("tracks"):
+        print(f"people: {meta['tracks']}")
+    if meta.get("format_assumed"):
+        print(f"format: {meta['format']} (assumed; pass --format to choose)")
     if args.render:
         from ..viz import render_animation
 

@@ -172,3 +172,23 @@ def test_assemble_keeps_the_better_of_two_detections_of_one_track():
     tr = assemble_tracks([[a, b]], 17)
     assert tr.ids == [7] and tr.keypoints[0, 0].sum() == 0  # b (zeros) scored higher
     assert "1 track(s) (track ids): 7: 1 frames" == tr.describe()
+
+
+def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
+    from posediff.checkpoints import save_lifter
+    from posediff.cli import main
+
+    T = 6
+    people = {1: person("halpe-26", T, 200, 1), 2: person("halpe-26", T, 600, 2)}
+    path = tmp_path / "alphapose-results.json"
+    path.write_text(json.dumps(alphapose_items(people, T, with_idx=True)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lifter = posediff.build("finepose-tiny", overrides={"lifter.frames": 9, "lifter.dim": 16, "backbone.depth": 1,
+                                                           "backbone.heads": 2, "sampler.hypotheses": 1,
+                                                           "sampler.steps": 1})
+        ckpt = save_lifter(lifter, tmp_path / "tiny.pt")
+        code = main(["lift", str(path), "--weights", str(ckpt), "--image-size", "1280", "720", "--out",
+                     str(tmp_path / "p.npz"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "lifted 2 people" in out and "people: 2 track(s) (track ids): 1: 6 frames, 2: 6 frames" in out
