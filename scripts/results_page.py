@@ -190,11 +190,13 @@ def render() -> str:
                             f"{_f(_val(rep, 'P-Agg', 'p_mpjpe_mm'))} | {_f(rep.get('wall_s', 0) / 60)} |")
     if rows:
         L += ["### Every S8 window", "",
-              "The same weights on **every** S8 window with `posediff.lift`'s default sampling configuration "
-              "`fast` (H = 2, M = 2, flip, the mean = P-Agg; 8 denoiser evaluations per window, chosen on "
-              "[Performance](performance.md#speed-at-equal-accuracy)). Wall minutes are the whole evaluation "
-              "(both protocols) on one CPU thread (`posediff evaluate ... --hypotheses 2 --steps 2`, in "
-              "`scripts/evaluate_shipped.sh`).", "",
+              "The same weights on **every** S8 window with the named sampling configuration `fast` (H = 2, "
+              "M = 2, flip, the mean = P-Agg; 8 denoiser evaluations per window, the fastest within 0.5 mm of "
+              "the paper's H = 20, M = 10 on [Performance](performance.md#speed-at-equal-accuracy)). Wall "
+              "minutes are the whole evaluation (both protocols; FinePOSE samples twice, as its prompt differs "
+              "between them) on one CPU thread while the other core ran other jobs (`posediff evaluate ... "
+              "--hypotheses 2 --steps 2`, in `scripts/evaluate_shipped.sh`). The J-Agg and oracle columns are "
+              "in the reports (`benchmarks/results/eval/*-all-fast-*.json`).", "",
               "| model | protocol | windows | P-Agg MPJPE | P-Agg P-MPJPE | wall minutes |",
               "|---|---|---:|---:|---:|---:|"]
         L += rows + [""]
