@@ -193,16 +193,14 @@ def test_streaming_matches_offline_lifting_on_s8():
         warnings.simplefilter("ignore")
         lf = posediff.load("finepose-small-h36m")
         seq = next(s for s in load_dataset(f"h36m:{SHARED / 'data' / 'h36m'}", ["S8"], role="val"))
-        n = 150
+        n = 300
         x2d = np.asarray(seq.x2d[:n], dtype=np.float32)
         gt = torch.as_tensor(np.asarray(seq.x3d[:n]), dtype=torch.float64)
         gt = gt - gt[:, :1]
-        stream = StreamingLifter(lf, format="h36m-17")
+        stream = StreamingLifter(lf, format="h36m-17")  # the "realtime" configuration
         out = [o for f in x2d for o in stream.push(f)] + stream.flush()
         pose_s = torch.as_tensor(np.stack([o.pose for o in out]), dtype=torch.float64)
-        lf.sampler.flip = False
-        off = posediff.lift(x2d, lifter=lf, format="h36m-17", coords="normalized", hypotheses=1, steps=1,
-                            aggregator="mean", seed=0)
+        off = posediff.lift(x2d, lifter=lf, format="h36m-17", coords="normalized", sampling="realtime", seed=0)
     pose_o = torch.as_tensor(np.asarray(off.poses3d), dtype=torch.float64)
     e_s = float(torch.linalg.vector_norm(pose_s - gt, dim=-1).mean() * 1000)
     e_o = float(torch.linalg.vector_norm(pose_o - gt, dim=-1).mean() * 1000)
