@@ -139,6 +139,10 @@ class MixSTEBackbone(Backbone):
         ratio = params.get("mlp_ratio", 2.0)
         if isinstance(ratio, (int, float)) and not 0 < ratio < float("inf"):
             out.append(f"mlp_ratio must be a finite number > 0; got {ratio}")
+        elif isinstance(ratio, (int, float)) and isinstance(dim, int) and dim > 0 and int(dim * ratio) < 1:
+            # a zero-width MLP has no weights to learn and crashes oneDNN's bf16 kernels
+            out.append(f"mlp_ratio must give at least one hidden unit (int(dim * mlp_ratio) >= 1, i.e. mlp_ratio >= "
+                       f"{1 / dim:.3g} for dim {dim}); got {ratio}")
         std = params.get("pos_init_std", 0.0)
         if isinstance(std, (int, float)) and not 0.0 <= std < float("inf"):
             out.append(f"pos_init_std must be a finite number >= 0; got {std}")

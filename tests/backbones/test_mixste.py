@@ -192,3 +192,13 @@ def test_bad_conditioning_vector():
     net = _net()
     with pytest.raises(InputError, match="cond.vector"):
         net(*_inputs(), Conditioning(vector=torch.randn(3, C)))
+
+
+def test_mlp_ratio_that_leaves_no_hidden_unit_is_a_spec_error():
+    # found by tests/reliability/test_fuzz_specs.py: d3dp-tiny with mlp_ratio 1e-08 built a zero-width MLP,
+    # which crashed deep inside oneDNN in bf16 ("could not create a primitive descriptor")
+    import posediff
+
+    with pytest.raises(SpecError, match=r"mlp_ratio must give at least one hidden unit .* got 1e-08"):
+        posediff.build("d3dp-tiny", overrides={"lifter.precision": "bf16", "backbone.mlp_ratio": 1e-8})
+    assert MixSTEBackbone.check_params({"dim": 64, "heads": 4, "mlp_ratio": 1 / 64}) == []
