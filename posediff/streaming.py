@@ -122,21 +122,14 @@ class StreamingLifter:
                 0 <= self.lookahead < self.frames:
             raise InputError(f"lookahead must be an int in [0, {self.frames - 1}] for this model's "
                              f"{self.frames}-frame window; got {lookahead!r}")
-        from .inference.sampling_configs import get_sampling_config
+        from .inference.sampling_configs import resolve_sampling
 
-        config = get_sampling_config(sampling)
-        hypotheses = config.hypotheses if hypotheses is None else hypotheses
-        steps = config.steps if steps is None else steps
-        flip = config.flip if flip is None else flip
-        aggregator = config.aggregator if aggregator is None else aggregator
-        self.sampling = config.name
-        for name, v in (("hypotheses", hypotheses), ("steps", steps)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise InputError(f"{name} must be an int >= 1; got {v!r}")
+        config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
         if format is None:
             raise InputError("format must be given (e.g. 'coco-17', 'h36m-17'): a stream cannot guess its joint "
                              "layout from the data")
-        self.format = get_format(format).name
+        self._format = get_format(format)
+        self.format = self._format.name
         if coords is None:
             coords = "pixels" if image_size is not None else "normalized"
         if coords not in ("pixels", "unit", "normalized"):
@@ -145,10 +138,12 @@ class StreamingLifter:
             raise InputError(f"coords={coords!r} needs image_size=(w, h) in pixels")
         self.coords, self.image_size = coords, None if image_size is None else tuple(image_size)
         self.threshold = float(threshold)
-        self.hypotheses, self.steps, self.flip = hypotheses, steps, flip
+        self.sampling, self.hypotheses, self.steps = config.name, config.hypotheses, config.steps
+        self.flip = config.flip
         cam = parse_camera(camera, self.image_size, "auto")
         notes: list[str] = []
-        self.aggregator, self.aggregator_name = _resolve_aggregator(lifter, aggregator, cam is not None, notes)
+        self.aggregator, self.aggregator_name = _resolve_aggregator(lifter, config.aggregator, cam is not None,
+                                                                    notes)
         self.camera = None if cam is None else torch.as_tensor(cam, dtype=torch.float32, device=lifter.device)
         self.action = action
         self.generator = torch.Generator().manual_seed(int(seed))
@@ -157,13 +152,13 @@ class StreamingLifter:
     # ------------------------------------------------------------------------------------------ input
     def _convert(self, keypoints: Any) -> tuple[np.ndarray, np.ndarray]:
         """One frame ``(J, 2|3)`` of ``format`` → model-skeleton normalised ``(J', 2)`` and observed mask."""
-        from .data.formats import get_format, to_h36m
+        from .data.formats import to_h36m
         from .geometry.skeletons import convert_joints
         from .inference.inputs import _normalise_xy
 
         arr = np.asarray(keypoints.detach().cpu().numpy() if isinstance(keypoints, torch.Tensor) else keypoints,
                          dtype=np.float64)
-        fmt = get_format(self.format)
+        fmt = self._format
         if arr.ndim != 2 or arr.shape[0] != fmt.num_joints or arr.shape[1] not in (2, 3):
             raise InputError(f"a frame must have shape ({fmt.num_joints}, 2 or 3) for format {fmt.name!r}; got "
                              f"{tuple(arr.shape)}")
@@ -281,21 +276,14 @@ class StreamingLifter:
 
     def _lift_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(K, F, J, 2)`` windows → ``(K, F, J, 3)`` float32 aggregated poses, root joint 0."""
+        from .inference.lifting import sample_windows
+        from .inference.sampling_configs import flip_set
+
         model = self.lifter
         x = torch.from_numpy(windows).to(model.device)
-        flip_before = getattr(model.sampler, "flip", None)
-        if flip_before is not None and self.flip is not None:
-            model.sampler.flip = self.flip
-        try:
-            with torch.inference_mode():
-                hyps = model.sample(x, actions=None if self.action is None else [self.action] * x.shape[0],
-                                    generator=self.generator, hypotheses=self.hypotheses, steps=self.steps)
-                kwargs: dict[str, Any] = {"x2d": x}
-                if self.camera is not None:
-                    kwargs["camera"] = self.camera.unsqueeze(0).expand(x.shape[0], -1)
-                out = self.aggregator(hyps[:, -1], **kwargs).float()
-                out[..., model.skeleton.root, :] = 0.0
-        finally:
-            if flip_before is not None:
-                model.sampler.flip = flip_before
+        with flip_set(model.sampler, self.flip):
+            out, _ = sample_windows(model, x, self.aggregator,
+                                    actions=None if self.action is None else [self.action] * x.shape[0],
+                                    generator=self.generator, hypotheses=self.hypotheses, steps=self.steps,
+                                    camera=self.camera)
         return out.cpu().numpy()

@@ -29,7 +29,7 @@ def reprojection_option_problems(params: Mapping[str, Any]) -> list[str]:
 
 def reprojection_errors(hyps: Tensor, x2d: Tensor, camera: Optional[Tensor], root: Optional[Tensor], *,
                         root_mode: str = "estimate", distortion: bool = True, name: str = "jpma",
-                        detach_root: bool = False) -> Tensor:
+                        detach_root: bool = False, return_root: bool = False):
     """Reprojection error of every hypothesis and joint, ``(B, H, T, J)``, with the input checks it needs.
 
     Args:
@@ -38,6 +38,10 @@ def reprojection_errors(hyps: Tensor, x2d: Tensor, camera: Optional[Tensor], roo
             None: fitted to the 2D from the mean hypothesis (``root_mode="estimate"``; an error with "given").
         distortion: Apply the radial/tangential distortion. name: The aggregator, for messages.
         detach_root: Fit the root without gradient (for aggregators that are differentiated).
+        return_root: Also return the root used, ``(B, T, 1, 3)`` camera-space metres (given or fitted).
+
+    Returns:
+        ``(B, H, T, J)`` errors in the 2D's units; with ``return_root``, ``(errors, root)``.
 
     Raises:
         InputError: a missing camera (or root with ``root_mode="given"``), wrong shapes, NaN/Inf.
@@ -74,7 +78,8 @@ def reprojection_errors(hyps: Tensor, x2d: Tensor, camera: Optional[Tensor], roo
         check_shape("root", root, ("B", "T", "1", "3"), dims)
         check_finite("root", root)
         tau = root.to(device=hyps.device, dtype=hyps.dtype)
-    return reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=distortion)  # (B, H, T, J)
+    err = reprojection_error(hyps + tau[:, None], x[:, None], cam, distortion=distortion)  # (B, H, T, J)
+    return (err, tau) if return_root else err
 
 
 @register("aggregator", "jpma")

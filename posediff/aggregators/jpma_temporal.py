@@ -6,7 +6,6 @@ from typing import Any, Literal, Mapping, Optional
 import torch
 from torch import Tensor
 
-from ..geometry.cameras import estimate_root
 from ..interfaces import Aggregator
 from ..registry import register
 from ..validation import is_number
@@ -95,23 +94,15 @@ class TemporalJPMAAggregator(Aggregator):
     def select(self, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,
                root: Optional[Tensor] = None) -> Tensor:
         """The chosen hypothesis per frame and joint, ``(B, T, J)`` int64."""
-        if root is None and self.root == "estimate" and camera is not None and isinstance(x2d, Tensor):
-            # fit the root once here, so the reprojection errors and the depth use the same one
-            cam = camera.to(device=hyps.device, dtype=hyps.dtype)
-            root = estimate_root(hyps.mean(dim=1), x2d.to(device=hyps.device, dtype=hyps.dtype), cam,
-                                 distortion=self.distortion)
-            mode = "given"
-        else:
-            mode = self.root
-        err = reprojection_errors(hyps, x2d, camera, root, root_mode=mode, distortion=self.distortion,
-                                  name="jpma_temporal")  # (B, H, T, J), 2D units; inputs checked here
+        err, root = reprojection_errors(hyps, x2d, camera, root, root_mode=self.root, distortion=self.distortion,
+                                        name="jpma_temporal", return_root=True)  # (B, H, T, J), 2D units
         b, h, t, j, _ = hyps.shape
         if self.smoothness == 0 or t == 1 or h == 1:
             return err.argmin(dim=1)
         cam = camera.to(device=hyps.device, dtype=hyps.dtype)
         cam = cam.expand(b, 9) if cam.dim() == 1 else cam
         focal = cam[:, :2].abs().mean(dim=1)  # (B,)
-        depth = root.to(hyps.dtype)[..., 0, 2].clamp(min=0.1)  # (B, T) metres
+        depth = root[..., 0, 2].clamp(min=0.1)  # (B, T) metres
         unary = err * (depth / focal[:, None])[:, None, :, None]  # (B, H, T, J) metres at the person's depth
         pos = hyps.permute(0, 3, 2, 1, 4)  # (B, J, T, H, 3)
         jump = torch.linalg.vector_norm(pos[:, :, 1:, None, :, :] - pos[:, :, :-1, :, None, :], dim=-1)

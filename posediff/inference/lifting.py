@@ -142,8 +142,8 @@ def lift(
         keep_hypotheses: Also return the blended hypotheses ``(…, H, N, J, 3)`` of the last step.
         progress: Show a progress bar (tqdm).
         sampling: A named sampling configuration (:mod:`posediff.inference.sampling_configs`): ``"model"``
-            (the default: the model's H, M and flip, with the mean), ``"fast"`` (H=2, M=2, flip, mean), ``"realtime"`` (H=1, M=1,
-            flip, mean) or ``"paper"`` (H=20, M=10, flip, the model's aggregator). ``hypotheses``,
+            (the default: the model's H, M and flip, with the mean), ``"fast"`` (H=2, M=2, flip, mean),
+            ``"realtime"`` (H=1, M=1, flip, mean) or ``"paper"`` (H=20, M=10, flip, the model's aggregator). ``hypotheses``,
             ``steps``, ``aggregator`` and ``flip`` override its values.
         flip: Flip test-time augmentation on or off for this call (default: the configuration's, else the
             model's).
@@ -171,19 +171,10 @@ def lift(
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
     if int(max_gap) < 0:
         raise InputError(f"max_gap must be >= 0; got {max_gap}")
-    for name, v in (("hypotheses", hypotheses), ("steps", steps)):
-        if v is not None and int(v) < 1:
-            raise InputError(f"{name} must be >= 1; got {v}")
+    from .sampling_configs import flip_set, resolve_sampling
 
-    from .sampling_configs import get_sampling_config
-
-    config = get_sampling_config(sampling)
-    hypotheses = config.hypotheses if hypotheses is None else hypotheses
-    steps = config.steps if steps is None else steps
-    aggregator = config.aggregator if aggregator is None else aggregator
-    if flip is not None and not isinstance(flip, bool):
-        raise InputError(f"flip must be True, False or None; got {flip!r}")
-    flip_wanted = config.flip if flip is None else flip
+    config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
+    hypotheses, steps, aggregator = config.hypotheses, config.steps, config.aggregator
     notes: list[str] = []
     tracks, single, info = _read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
     image_size = info.get("image_size")
@@ -247,22 +238,14 @@ def lift(
     pred = np.zeros((len(clips), F, J, 3), np.float32)
     hyp_pred = np.zeros((len(clips), H_eff, F, J, 3), np.float32) if keep_hypotheses else None
     cam_t = None if cam is None else torch.as_tensor(cam, dtype=torch.float32, device=model.device)
-    step_idx = int(getattr(agg, "step", -1))
     batches = range(0, len(clips), int(batch_size))
     if progress and len(clips) > int(batch_size):
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="lifting", unit="batch")
-    flip_before = getattr(model.sampler, "flip", None)
-    if flip_wanted is not None and flip_before is not None:
-        model.sampler.flip = flip_wanted
-    try:
+    with flip_set(model.sampler, config.flip) as flip_used:
         _sample_clips(model, clips, batches, int(batch_size), actions_per, generator, hypotheses, steps, agg,
-                      cam_t, step_idx, sk, pred, hyp_pred)
-    finally:
-        if flip_before is not None:
-            model.sampler.flip = flip_before
-    flip_used = flip_before if flip_wanted is None or flip_before is None else flip_wanted
+                      cam_t, pred, hyp_pred)
 
     # ---- stitch with cross-fade weights
     poses = np.zeros((C, N, J, 3), np.float32)
@@ -321,24 +304,43 @@ def lift(
 
 
 def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, hypotheses, steps, agg, cam_t,
-                  step_idx: int, sk, pred: np.ndarray, hyp_pred: Optional[np.ndarray]) -> None:
+                  pred: np.ndarray, hyp_pred: Optional[np.ndarray]) -> None:
     """Sample and aggregate every window of ``clips`` in batches; fills ``pred`` (and ``hyp_pred``) in place."""
+    for b0 in batches:
+        chunk = clips[b0:b0 + batch_size]
+        x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
+        acts = [actions_per[cl[0]] for cl in chunk]
+        out, last = sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
+                                   generator=generator, hypotheses=hypotheses, steps=steps, camera=cam_t)
+        pred[b0:b0 + len(chunk)] = out.cpu().numpy()
+        if hyp_pred is not None:
+            hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
+
+
+def sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
+                   steps=None, camera: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample a batch of windows and aggregate the hypotheses of the aggregator's step (its ``step``, default
+    the last): the one sampling core of :func:`lift` and :class:`posediff.streaming.StreamingLifter`.
+
+    Args:
+        model: A :class:`~posediff.lifter.PoseLifter`.
+        x2d: ``(B, F, J, 2)`` normalised 2D on the model's device.
+        aggregator: A built aggregator.
+        actions, generator, hypotheses, steps: As :meth:`~posediff.lifter.PoseLifter.sample`.
+        camera: ``(9,)`` normalised intrinsics, or None.
+
+    Returns:
+        ``(poses (B, F, J, 3) float32 metres with the root joint at 0, hypotheses (B, H, F, J, 3) of that step)``.
+    """
     with torch.no_grad():
-        for b0 in batches:
-            chunk = clips[b0:b0 + batch_size]
-            x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
-            acts = [actions_per[cl[0]] for cl in chunk]
-            hyps = model.sample(x, actions=None if all(a is None for a in acts) else acts, generator=generator,
-                                hypotheses=hypotheses, steps=steps)
-            last = hyps[:, step_idx]
-            kwargs: dict[str, Any] = {"x2d": x}
-            if cam_t is not None:
-                kwargs["camera"] = cam_t.unsqueeze(0).expand(x.shape[0], -1)
-            out = agg(last, **kwargs).float()
-            out[..., sk.root, :] = 0.0
-            pred[b0:b0 + len(chunk)] = out.cpu().numpy()
-            if hyp_pred is not None:
-                hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
+        hyps = model.sample(x2d, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
+        last = hyps[:, int(getattr(aggregator, "step", -1))]
+        kwargs: dict[str, Any] = {"x2d": x2d}
+        if camera is not None:
+            kwargs["camera"] = camera.unsqueeze(0).expand(x2d.shape[0], -1)
+        out = aggregator(last, **kwargs).float()
+        out[..., model.skeleton.root, :] = 0.0
+    return out, last
 
 
 def _version() -> str:

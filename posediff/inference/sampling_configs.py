@@ -29,12 +29,15 @@ configuration's values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Iterator, Optional
 
 from ..errors import InputError
+from ..validation import is_int
 
-__all__ = ["SamplingConfig", "SAMPLING_CONFIGS", "DEFAULT_SAMPLING", "get_sampling_config"]
+__all__ = ["SamplingConfig", "SAMPLING_CONFIGS", "DEFAULT_SAMPLING", "get_sampling_config", "resolve_sampling",
+           "flip_set"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,41 @@ def get_sampling_config(name: Optional[str]) -> SamplingConfig:
     if key not in SAMPLING_CONFIGS:
         raise InputError(f"sampling must be one of {sorted(SAMPLING_CONFIGS)}; got {name!r}")
     return SAMPLING_CONFIGS[key]
+
+
+def resolve_sampling(name: Optional[str], *, hypotheses: Optional[int] = None, steps: Optional[int] = None,
+                     flip: Optional[bool] = None, aggregator: Any = None) -> SamplingConfig:
+    """The configuration ``name`` with the caller's explicit values in place of its own (``None`` keeps the
+    configuration's). The one rule of :func:`posediff.lift` and :class:`posediff.streaming.StreamingLifter`;
+    ``aggregator`` may also be a module.
+
+    Raises:
+        InputError: an unknown name, H or M below 1, a flip that is not a bool.
+    """
+    config = get_sampling_config(name)
+    for what, v in (("hypotheses", hypotheses), ("steps", steps)):
+        if v is not None and (not is_int(v) or v < 1):
+            raise InputError(f"{what} must be an int >= 1; got {v!r}")
+    if flip is not None and not isinstance(flip, bool):
+        raise InputError(f"flip must be True, False or None; got {flip!r}")
+    given = {"hypotheses": None if hypotheses is None else int(hypotheses),
+             "steps": None if steps is None else int(steps), "flip": flip, "aggregator": aggregator}
+    return replace(config, **{k: v for k, v in given.items() if v is not None})
+
+
+@contextmanager
+def flip_set(sampler: Any, flip: Optional[bool]) -> Iterator[Optional[bool]]:
+    """Set ``sampler.flip`` for the duration of a ``with`` block and restore it after (also on errors).
+
+    Yields the flip in effect (``flip``, or the sampler's own when ``flip`` is None or the sampler has no
+    flip).
+    """
+    before = getattr(sampler, "flip", None)
+    if flip is None or before is None:
+        yield before
+        return
+    sampler.flip = flip
+    try:
+        yield flip
+    finally:
+        sampler.flip = before
