@@ -1,12 +1,11 @@
-"""Command-line options shared by the commands that read a 2D keypoint file (``lift``, ``stream``)."""
+"""Command-line options shared by the commands that read a 2D keypoint file and lift it (``lift``, ``stream``)."""
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_keypoint_arguments", "SAMPLING_CHOICES"]
+from ..inference.sampling_configs import DEFAULT_SAMPLING, SAMPLING_CONFIGS
 
-SAMPLING_CHOICES = ("fast", "realtime", "model", "paper")
-"""The names of :data:`posediff.inference.sampling_configs.SAMPLING_CONFIGS`, for ``--sampling``."""
+__all__ = ["add_keypoint_arguments", "add_sampling_arguments"]
 
 
 def add_keypoint_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,3 +22,18 @@ def add_keypoint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera-units", choices=["auto", "pixels", "normalized"], default="auto",
                    help="units of --camera (default auto: pixels when fx > 20 and the image size is known)")
     p.add_argument("--threshold", type=float, default=0.3, help="confidence below which a joint is missing")
+
+
+def add_sampling_arguments(p: argparse.ArgumentParser, default: str = DEFAULT_SAMPLING) -> None:
+    """``--sampling`` (choices and help from :data:`~posediff.inference.sampling_configs.SAMPLING_CONFIGS`;
+    ``default``: ``posediff.lift``'s) and the values that override it: ``--hypotheses``, ``--steps``,
+    ``--flip/--no-flip``, ``--aggregator``."""
+    described = "; ".join(f"{c.name}: {c.summary}" for c in SAMPLING_CONFIGS.values())
+    p.add_argument("--sampling", choices=list(SAMPLING_CONFIGS), default=default,
+                   help=f"named sampling configuration (default {default}) — {described}")
+    p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the configuration's)")
+    p.add_argument("--steps", type=int, metavar="M", help="sampler steps (default: the configuration's)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test-time augmentation on/off (default: the configuration's)")
+    p.add_argument("--aggregator", metavar="NAME",
+                   help="aggregator, e.g. mean, jpma, jpma_temporal (default: the configuration's; jpma needs --camera)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .keypoint_args import SAMPLING_CHOICES, add_keypoint_arguments
+from .keypoint_args import add_keypoint_arguments, add_sampling_arguments
 
 __all__ = ["add_parser", "run", "parse_camera_arg", "print_warnings"]
 
@@ -36,17 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
     add_keypoint_arguments(p)
     p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
-    p.add_argument("--sampling", choices=SAMPLING_CHOICES,
-                   help="named sampling configuration: model (default: the model's H, M, flip, with the mean), fast (H=2, M=2, flip, "
-                        "mean: 6x cheaper for the shipped models), realtime (H=1, M=1, flip, mean), paper (H=20, "
-                        "M=10, flip); --hypotheses/--steps/--aggregator/--flip override it")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="flip test-time augmentation on/off (default: the sampling configuration's)")
-    p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per window (default: the model's)")
-    p.add_argument("--steps", type=int, metavar="M", help="sampling steps (default: the model's)")
+    add_sampling_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the diffusion noise (default 0)")
     p.add_argument("--overlap", type=int, help="frames shared by neighbouring windows (default window/4)")
-    p.add_argument("--aggregator", metavar="NAME", help="override the model's aggregator (e.g. mean, jpma)")
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")

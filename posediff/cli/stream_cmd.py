@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .keypoint_args import SAMPLING_CHOICES, add_keypoint_arguments
+from .keypoint_args import add_keypoint_arguments, add_sampling_arguments
 
 __all__ = ["add_parser", "run"]
 
@@ -30,14 +30,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="W", default="h36m",
                    help="posediff checkpoint or shipped model (default 'h36m': finepose-small-h36m)")
     add_keypoint_arguments(p)
-    p.add_argument("--sampling", choices=SAMPLING_CHOICES, default="realtime",
-                   help="named sampling configuration (default realtime: H=1, M=1, flip, mean)")
-    p.add_argument("--aggregator", default=None, help="aggregator (default: the configuration's; jpma needs --camera)")
+    add_sampling_arguments(p, default="realtime")
     p.add_argument("--lookahead", type=int, help="future frames each output waits for (default window // 2)")
-    p.add_argument("--hypotheses", type=int, metavar="H", help="hypotheses per frame (default: the configuration's)")
-    p.add_argument("--steps", type=int, metavar="M", help="sampler steps (default: the configuration's)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="flip test-time augmentation on/off (default: the configuration's)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="bf16",
                    help="sampling precision (default bf16, the fast path)")
     p.add_argument("--fps", type=float, default=30.0, help="input frame rate (default 30)")
