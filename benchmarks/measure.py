@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import time
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -169,3 +170,9 @@ def load_average() -> list[float]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return []
+
+
+def shared_dir() -> Optional[Path]:
+    """``$POSEDIFF_SHARED`` or ``<repo>/../shared`` (the licensed data); None when absent."""
+    p = Path(os.environ.get("POSEDIFF_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    return p if p.is_dir() else None

@@ -27,7 +27,6 @@ import contextlib
 import copy
 import json
 import math
-import os
 import shlex
 import sys
 import time
@@ -49,7 +48,8 @@ import posediff  # noqa: E402
 from posediff.geometry.skeletons import convert_joints  # noqa: E402
 from posediff.nn.attention import eager_attention  # noqa: E402
 
-from measure import PeakMemory, count_flops, load_average, machine_info, matmul_peak, median, timed  # noqa: E402
+from measure import (PeakMemory, count_flops, load_average, machine_info, matmul_peak, median,  # noqa: E402
+                     shared_dir, timed)
 from reference import Variant, official_pattern, reference_sample, variant_sample  # noqa: E402
 
 ACTIONS = ["Walking", "Eating", "Phoning", "SittingDown"]
@@ -57,12 +57,6 @@ SEED = 1234
 
 
 # ----------------------------------------------------------------------------------------------- setup
-def shared_dir() -> Optional[Path]:
-    """``$POSEDIFF_SHARED`` or ``<repo>/../shared``; None when absent."""
-    p = Path(os.environ.get("POSEDIFF_SHARED", REPO.parent / "shared"))
-    return p if p.is_dir() else None
-
-
 def find_checkpoint(preset: str) -> Optional[Path]:
     """A trained checkpoint for ``preset`` under ``<repo>/runs`` (newest ``best.pt``), if any."""
     runs = REPO / "runs"

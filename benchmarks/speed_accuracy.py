@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 import time
@@ -54,7 +53,7 @@ import torch  # noqa: E402
 
 import posediff  # noqa: E402
 
-from measure import load_average, machine_info, matmul_peak  # noqa: E402
+from measure import load_average, machine_info, matmul_peak, shared_dir  # noqa: E402
 from reference import reference_sample  # noqa: E402
 
 PAPER = {"sampler": "ddim", "hypotheses": 20, "steps": 10, "flip": True}
@@ -93,12 +92,6 @@ def select_device(name: str) -> tuple[torch.device, list[str]]:
 
 
 # ----------------------------------------------------------------------------------------------- data
-def shared_dir() -> Optional[Path]:
-    """``$POSEDIFF_SHARED`` or ``<repo>/../shared``; None when absent."""
-    p = Path(os.environ.get("POSEDIFF_SHARED", REPO.parent / "shared"))
-    return p if p.is_dir() else None
-
-
 def s8_windows(frames: int, windows: int) -> tuple[list[dict], int]:
     """``windows`` S8 windows of ``frames`` frames, evenly spread (ground-truth 2D), and the total count."""
     from posediff.evaluation.scoring import _windows

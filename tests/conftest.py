@@ -32,6 +32,15 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def h36m_dir(shared_dir: Path) -> Path:
+    """``<shared>/data/h36m`` with ``data_3d_h36m.npz`` and ``cameras.h5``, or skip."""
+    path = shared_dir / "data" / "h36m"
+    if not (path / "data_3d_h36m.npz").is_file() or not (path / "cameras.h5").is_file():
+        pytest.skip(f"H36M files not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def fixture_dir(shared_dir: Path) -> Path:
     """The official FinePOSE parity fixture folder, or skip."""
     path = shared_dir / "fixtures" / "official_finepose"

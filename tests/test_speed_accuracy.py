@@ -15,7 +15,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import speed_accuracy as sa  # noqa: E402
 
-SHARED = Path(os.environ.get("POSEDIFF_SHARED", REPO.parent / "shared"))
 
 
 def point(H, M, flip, agg, mm, s, sampler="ddim"):
@@ -61,12 +60,11 @@ def test_page_section_without_results_says_so():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SHARED / "data" / "h36m").is_dir(), reason="needs the licensed data (../shared)")
-def test_smoke_run_writes_every_point(tmp_path):
+def test_smoke_run_writes_every_point(tmp_path, h36m_dir):
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "speed_accuracy.py"), "--smoke", "--streaming",
                            "--device", "auto",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "POSEDIFF_SHARED": str(SHARED)})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "POSEDIFF_SHARED": str(h36m_dir.parents[1])})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     res = json.loads((tmp_path / "speed_accuracy.json").read_text())
     model = res["speed_accuracy"]["models"]["finepose-small-h36m"]

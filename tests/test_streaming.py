@@ -1,9 +1,7 @@
 """posediff.streaming: windows, output positions, tracks, padding, errors, and agreement with offline lifting."""
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,17 +180,13 @@ def test_bad_frames_and_tracks(lifter, echo):
         StreamingLifter(object(), format="h36m-17")
 
 
-SHARED = Path(os.environ.get("POSEDIFF_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-
-
-@pytest.mark.skipif(not (SHARED / "data" / "h36m").is_dir(), reason="needs the licensed data (../shared)")
-def test_streaming_matches_offline_lifting_on_s8():
+def test_streaming_matches_offline_lifting_on_s8(h36m_dir):
     from posediff.training.datasets import load_dataset
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lf = posediff.load("finepose-small-h36m")
-        seq = next(s for s in load_dataset(f"h36m:{SHARED / 'data' / 'h36m'}", ["S8"], role="val"))
+        seq = next(s for s in load_dataset(f"h36m:{h36m_dir}", ["S8"], role="val"))
         n = 300
         x2d = np.asarray(seq.x2d[:n], dtype=np.float32)
         gt = torch.as_tensor(np.asarray(seq.x3d[:n]), dtype=torch.float64)

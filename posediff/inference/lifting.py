@@ -310,14 +310,14 @@ def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator
         chunk = clips[b0:b0 + batch_size]
         x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
         acts = [actions_per[cl[0]] for cl in chunk]
-        out, last = sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
+        out, last = _sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
                                    generator=generator, hypotheses=hypotheses, steps=steps, camera=cam_t)
         pred[b0:b0 + len(chunk)] = out.cpu().numpy()
         if hyp_pred is not None:
             hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
 
 
-def sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
+def _sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
                    steps=None, camera: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample a batch of windows and aggregate the hypotheses of the aggregator's step (its ``step``, default
     the last): the one sampling core of :func:`lift` and :class:`posediff.streaming.StreamingLifter`.
