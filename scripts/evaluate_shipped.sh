@@ -22,10 +22,20 @@ one() {  # one model: S8 (both protocols), 3DHP TS5/TS6, detector-like 2D
     --protocol deployable --precision bf16 --out "$OUT" --name "$m-3dhp-TS5-TS6-deployable" --quiet
   OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 \
     --drop 0.03 --frames 100 --threads 1 --precision bf16 --out "$OUT/$m-detector-like.json"
+  # the same with the 'fast' sampling configuration (docs/lifting.md compares the two)
+  OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$m" --data "$SHARED/data/h36m" --noise-px 0 3 \
+    --drop 0.03 --frames 100 --threads 1 --precision bf16 --sampling fast --out "$OUT/$m-detector-like-fast.json"
 }
 for m in ${MODELS:-finepose-small-h36m d3dp-small-h36m}; do
   one "$m" > "$OUT/$m.log" 2>&1 &
 done
 wait
+# the aggregator table of docs/lifting.md (S8 video), and the choice of jpma_temporal's smoothness (S1, training data)
+OMP_NUM_THREADS=1 "$PY" scripts/video_smoothness_eval.py --data "$SHARED/data/h36m" --subjects S8 --frames 150 --every 3 \
+  --configs fast:mean fast:jpma fast:jpma_temporal realtime:mean model:mean model:jpma model:jpma_temporal model:median \
+  paper:mean --out "$OUT/video_smoothness-S8.json" --docs docs/lifting.md
+OMP_NUM_THREADS=1 "$PY" scripts/video_smoothness_eval.py --data "$SHARED/data/h36m" --subjects S1 --frames 150 --every 3 \
+  --configs model:mean model:jpma model:jpma_temporal:smoothness=0.5 model:jpma_temporal:smoothness=1 \
+  model:jpma_temporal:smoothness=2 model:jpma_temporal:smoothness=4 --out "$OUT/video_smoothness-S1-smoothness.json"
 "$PY" scripts/plot_learning_curves.py
 "$PY" scripts/results_page.py

@@ -68,8 +68,9 @@ class TemporalJPMAAggregator(Aggregator):
         root: ``"estimate"`` (fit the root to the 2D from the mean hypothesis) or ``"given"``, as for JPMA.
         distortion: Project with the distortion model, as for JPMA.
         smoothness: Weight of a metre of 3D jump against a metre of reprojection error (≥ 0). The default 0.5
-            was chosen on a training subject (S1) with ``scripts/video_smoothness_eval.py``: among 0.5, 1, 2 and
-            4 the one with the lowest MPJPE, its acceleration error within 1.5× of the mean aggregator's.
+            was chosen on a training subject (S1) with ``scripts/video_smoothness_eval.py`` (the command is in
+            ``scripts/evaluate_shipped.sh``; result ``benchmarks/results/eval/video_smoothness-S1-smoothness.json``):
+            among 0.5, 1, 2 and 4 the one with the lowest MPJPE.
 
     Shape:
         hyps ``(B, H, T, J, 3)`` root-relative metres; x2d ``(B, T, J, 2)``; camera ``(B, 9)`` or ``(9,)``;
