@@ -189,13 +189,23 @@ class TextEncoder(Component):
     """Tokenizer plus frozen text tower.
 
     ``tokenize(texts) -> (N, 77) long``; ``embed(ids) -> (N, 77, W)`` input token embeddings;
-    ``encode(emb) -> (N, 77, W)`` per-token hidden states (positional embedding, transformer with
-    causal mask, final LayerNorm; no projection). Attribute ``width`` = W, ``context_length`` = 77.
+    ``encode(emb) -> (N, 77, W)`` per-token hidden states (for CLIP: positional embedding, transformer
+    with causal mask, final LayerNorm; no projection). Attribute ``width`` = W, ``context_length`` = 77.
+    Optional hook :meth:`end_index` (default: CLIP's rule).
     """
 
     __posediff_kind__ = "text_encoder"
     width: int = 512
     context_length: int = 77
+
+    def end_index(self, ids: Tensor) -> Tensor:
+        """Position of each sequence's end token, ids ``(..., L)`` → ``(...)`` long.
+
+        Default: the position of the largest id, which is CLIP's end-of-text token (49407, the last id of
+        its vocabulary; the official FinePOSE code finds it with ``argmax``). Encoders whose end token is
+        not their largest id (BERT's ``[SEP]``) override this.
+        """
+        return ids.argmax(-1)
 
 
 class Conditioner(Component):

@@ -438,5 +438,5 @@ class FPPConditioner(PromptConditioner):
         if self._pool_mode == "action_eot":
             # Official: L = argmax of the action's own ids (its EOT index, 2-4), used as an index into
             # the fused 77-token prompt (reference §3.3, §8.7).
-            return torch.stack([self.token_ids(self.action_text(k)).argmax() for k in keys])
+            return torch.stack([self.text_encoder.end_index(self.token_ids(self.action_text(k))) for k in keys])
         return torch.full((len(keys),), self._pool_at, dtype=torch.long)

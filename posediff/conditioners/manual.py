@@ -120,4 +120,4 @@ class ManualConditioner(PromptConditioner):
         return self.text_encoder.embed(ids.to(self.pool_proj.weight.device))
 
     def pool_indices(self, keys: Sequence[Any]) -> Tensor:
-        return torch.stack([self.token_ids(self.sentence(k)).argmax() for k in keys])
+        return torch.stack([self.text_encoder.end_index(self.token_ids(self.sentence(k))) for k in keys])

@@ -245,7 +245,8 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
 
 def _token_dim(conditioner: dict, context: Mapping[str, Any]) -> int:
     """Width of the conditioner's prompt tokens, known before construction: the class's
-    ``token_dim_for(params)`` if it has one, else its text encoder's ``width``, else 0."""
+    ``token_dim_for(params)`` if it has one, else its text encoder's width (the encoder class's
+    ``width_for(params)`` if it has one, else its ``width`` field), else 0."""
     cls = registry.get("conditioner", conditioner["name"])
     fn = getattr(cls, "token_dim_for", None)
     if callable(fn):
@@ -254,7 +255,17 @@ def _token_dim(conditioner: dict, context: Mapping[str, Any]) -> int:
         except Exception:  # noqa: BLE001 - the constructor will complain precisely
             return 0
     encoder = conditioner.get("text_encoder")
-    if isinstance(encoder, Mapping) and isinstance(encoder.get("width"), int):
+    if not isinstance(encoder, Mapping):
+        return 0
+    width_for = None
+    if isinstance(encoder.get("name"), str) and encoder["name"] in registry.list_components("text_encoder"):
+        width_for = getattr(registry.get("text_encoder", encoder["name"]), "width_for", None)
+    if callable(width_for):
+        try:
+            return int(width_for(dict(encoder)))
+        except Exception:  # noqa: BLE001 - the constructor will complain precisely
+            return 0
+    if isinstance(encoder.get("width"), int):
         return encoder["width"]
     return 0
 
