@@ -324,3 +324,66 @@ def test_cli_evaluate_fast(tmp_path, capsys):
     assert json.loads((out / "ref.json").read_text())["sampling"]["precision"] == "fp32"
     assert main(args + ["--fast", "--precision", "fp32"]) != 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ velocity / acceleration over time
+def test_temporal_errors_match_the_metrics_module_on_the_rebuilt_sequence():
+    """Two windows of 5 frames over a 7-frame sequence (overlap 3): the collector rebuilds the output
+    sequence and scores it like posediff.metrics on the whole sequence — the jump at the window
+    boundary counts (a per-window computation would not see it)."""
+    from posediff.data.clips import test_windows
+    from posediff.evaluation.temporal import TemporalCollector
+
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(7, 4, 3)) * 0.1
+    win = test_windows(7, 5)
+    idx = win.frame_index()
+    rows, poses, truth = [], [], []
+    for i in range(win.num_windows):
+        rows.append({"seq": 0, "frame_idx": idx[i], "weights": torch.from_numpy(win.weights[i])})
+        poses.append(gt[idx[i]] + 0.02 * i)  # window 1 is offset by 2 cm: a jump at the boundary
+        truth.append(gt[idx[i]])
+    col = TemporalCollector([7], ["walking"])
+    col.add("deployable", "P-Agg", rows, np.stack(poses), np.stack(truth))
+    res = col.results()["deployable"]["P-Agg"]
+    acc = np.zeros((7, 4, 3))
+    wsum = np.zeros(7)
+    for r, p in zip(rows, poses):
+        np.add.at(acc, r["frame_idx"], r["weights"].numpy()[:, None, None] * p)
+        np.add.at(wsum, r["frame_idx"], r["weights"].numpy())
+    pred = acc / wsum[:, None, None]
+    assert res["mpjve_mm"]["all_frames"] == pytest.approx(float(metrics.mpjve(pred, gt)) * 1000, rel=1e-5)
+    assert res["accel_mm"]["all_frames"] == pytest.approx(float(metrics.acceleration_error(pred, gt)) * 1000, rel=1e-5)
+    assert res["mpjve_mm"]["all_frames"] > 1.0  # the boundary jump is seen
+    assert res["mpjve_mm"]["counts"] == {"walking": 6} and res["accel_mm"]["counts"] == {"walking": 5}
+
+
+def test_temporal_errors_skip_frames_that_were_not_evaluated():
+    from posediff.evaluation.temporal import TemporalCollector
+
+    gt = np.zeros((10, 2, 3))
+    col = TemporalCollector([10], ["s"])
+    rows = [{"seq": 0, "frame_idx": np.arange(0, 3), "weights": torch.ones(3)},
+            {"seq": 0, "frame_idx": np.arange(6, 9), "weights": torch.ones(3)}]
+    poses = np.zeros((2, 3, 2, 3))
+    poses[1] += 1.0  # far away, but no frame pair spans the gap 3..5
+    col.add("deployable", "P-Agg", rows, poses, np.zeros((2, 3, 2, 3)))
+    res = col.results()["deployable"]["P-Agg"]
+    assert res["mpjve_mm"]["counts"] == {"s": 4} and res["mpjve_mm"]["avg"] == 0.0
+    assert res["accel_mm"]["counts"] == {"s": 2}
+
+
+def test_report_has_velocity_and_acceleration_errors(d3dp, synth, tmp_path):
+    rep = evaluate(d3dp, synth, seed=3)
+    t = rep.data["temporal"]
+    assert set(t["results"]) == {"P-Agg", "J-Agg"} and t["step"] == 2
+    for agg in ("P-Agg", "J-Agg"):
+        for m in ("mpjve_mm", "accel_mm"):
+            r = t["results"][agg][m]
+            assert set(r["groups"]) == {"walking", "sitting"} and np.isfinite(r["avg"]) and r["avg"] > 0
+    assert t["results"]["P-Agg"]["mpjve_mm"]["counts"] == {"walking": 59, "sitting": 59}
+    assert rep.temporal_value("P-Agg", "accel_mm") == t["results"]["P-Agg"]["accel_mm"]["avg"]
+    md = rep.to_markdown()
+    assert "## Over time: velocity and acceleration errors, step 2" in md and "mm/frame²" in md
+    assert "accel" in rep.summary()
+    json.loads(rep.to_json())  # serialisable

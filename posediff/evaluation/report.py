@@ -112,7 +112,35 @@ class EvaluationReport:
             row = [_fmt(d["results"][a][metric]["all_frames"][last]) for a in aggs]
             lines.append(f"| All frames | {d['data']['frames']:.0f} | " + " | ".join(row) + " |")
             lines.append("")
+        lines += self._temporal_markdown(kind)
         return "\n".join(lines)
+
+    def temporal_value(self, aggregator: str = "P-Agg", metric: str = "accel_mm") -> Optional[float]:
+        """Velocity (``"mpjve_mm"``, mm/frame) or acceleration (``"accel_mm"``, mm/frame²) error of an
+        aggregator's output sequences (unweighted mean over groups); None when not measured."""
+        res = (self.data.get("temporal") or {}).get("results", {}).get(aggregator, {}).get(metric)
+        return None if res is None else res["avg"]
+
+    def _temporal_markdown(self, kind: str) -> list[str]:
+        t = self.data.get("temporal") or {}
+        res = t.get("results") or {}
+        aggs = [a for a in AGGREGATORS if a in res and res[a]]
+        if not aggs:
+            return []
+        lines = [f"## Over time: velocity and acceleration errors, step {t['step']}", "",
+                 f"Computed on the output sequences ({t['description']}).", "",
+                 "| " + kind + " | " + " | ".join(f"{AGGREGATORS[a]['label']} {lab}" for a in aggs
+                                                   for lab in t["metric_definitions"].values()) + " |",
+                 "|---|" + "---:|" * (len(aggs) * len(t["metric_definitions"]))]
+        metrics = list(t["metric_definitions"])
+        names = list(self.data["groups"]["names"])
+        for g in names:
+            row = [_fmt(res[a].get(m, {}).get("groups", {}).get(g)) for a in aggs for m in metrics]
+            lines.append(f"| {g} | " + " | ".join(row) + " |")
+        row = [_fmt(res[a].get(m, {}).get("avg")) for a in aggs for m in metrics]
+        lines.append("| **Avg** (unweighted) | " + " | ".join(row) + " |")
+        lines.append("")
+        return lines
 
     def summary(self) -> str:
         """One line per aggregator with the last step's averages."""
@@ -121,6 +149,9 @@ class EvaluationReport:
             if a not in self.data["results"]:
                 continue
             vals = ", ".join(f"{METRICS[m]['label']} {_fmt(self.value(a, m))}" for m in self.data["metrics"])
+            accel = self.temporal_value(a, "accel_mm")
+            if accel is not None:
+                vals += f", accel {_fmt(accel)} mm/frame²"
             parts.append(f"{AGGREGATORS[a]['label']}: {vals}")
         return f"[{self.protocol}] " + "; ".join(parts)
 

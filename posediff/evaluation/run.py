@@ -25,6 +25,7 @@ from .scoring import (
     _score_batch,
     _windows,
 )
+from .temporal import TEMPORAL_METRICS, TemporalCollector
 
 
 def evaluate(
@@ -177,6 +178,7 @@ def evaluate_protocols(
     passes: list[list[str]] = [list(protocols)] if same_input else [[p] for p in protocols]
 
     accs = {p: _Accumulator(M) for p in protocols}
+    temporal = TemporalCollector([s.num_frames for s in ds], seq_groups)
     jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
     ctx = _Context(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
                    metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups)
@@ -214,6 +216,8 @@ def evaluate_protocols(
                 acc.missing.add(("J-Agg", "camera"))
             for (agg, metric), per_clip in res["stats"][p].items():
                 acc.add(res["groups"], agg, metric, per_clip)
+            for agg, poses in res["temporal"][p].items():
+                temporal.add(p, agg, res["rows"], poses, res["truth"])
 
     bar = None
     if progress:
@@ -268,6 +272,7 @@ def evaluate_protocols(
         base_notes.append("sampled in bf16 (precision='bf16', CLI --fast): a bf16 copy of the denoiser, fp32 input "
                           "stage, output head, prompts and sampler arithmetic; fp32 is the reference precision")
 
+    temporal_results = temporal.results()
     wall = time.monotonic() - t0
     reports = {}
     for p in protocols:
@@ -282,7 +287,7 @@ def evaluate_protocols(
                            "not depend on the action label), so one set of samples serves every protocol")
         reports[p] = _build_report(
             lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
-            p_notes, wall, model_info, protocols, sampling,
+            p_notes, wall, model_info, protocols, sampling, temporal_results.get(p, {}),
         )
     return reports
 
@@ -306,7 +311,8 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
                   ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
                   notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
                   evaluated_with: Optional[Sequence[str]] = None,
-                  sampling: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
+                  sampling: Optional[Mapping[str, Any]] = None,
+                  temporal: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
     group_names = list(acc.weights)
     results: dict[str, dict[str, dict]] = {}
     for agg in AGGREGATORS:
@@ -360,6 +366,14 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
         "groups": {"kind": kind, "count": len(group_names), "names": group_names,
                    "frames": {g: acc.weights[g] for g in group_names}},
         "results": results,
+        "temporal": {
+            "description": "velocity and acceleration errors of the last step's output sequences: every window's "
+                           "poses put back at their frames (overlaps blended by the evaluation weights), differences "
+                           "over every run of consecutive evaluated frames, window boundaries included",
+            "metric_definitions": {m: v["label"] for m, v in TEMPORAL_METRICS.items()},
+            "step": M,
+            "results": {a: dict(v) for a, v in (temporal or {}).items()},
+        },
         "notes": notes,
         "wall_s": wall,
         "evaluated_with": list(evaluated_with or [protocol]),

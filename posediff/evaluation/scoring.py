@@ -225,6 +225,12 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
                 for agg, vals in st.items() for metric in ctx.metrics}
 
     shared_sums = sums(shared)
+    # last-step output sequences of the deployable aggregators, for the velocity/acceleration errors
+    temporal: dict[str, dict[str, np.ndarray]] = {}
+    for p in protocols:
+        temporal[p] = {"P-Agg": poses[:, -1, h_n].numpy()}
+        if p in jagg_at:
+            temporal[p]["J-Agg"] = poses[:, -1, jagg_at[p]].numpy()
     stats: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     for p in protocols:
         st = dict(shared_sums)
@@ -234,7 +240,8 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
             ja["p_mpjpe_mm"] = p_mpjpe(aerr[:, :, i])
             st.update(sums({"J-Agg": ja}))
         stats[p] = st
-    return {"groups": groups, "w": w.sum(dim=1).numpy(), "stats": stats, "windows": b}
+    return {"groups": groups, "w": w.sum(dim=1).numpy(), "stats": stats, "windows": b, "temporal": temporal,
+            "truth": gt.numpy(), "rows": chunk}
 
 
 def _resolve_workers(workers: int, lifter) -> int:
@@ -255,12 +262,13 @@ def _windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
         if seq.x3d is None:
             continue
         w = sequence_windows(seq, frames, official_overlap)
+        frame_idx = w["windows"].frame_index()
         for i in range(w["windows"].num_windows):
             weights = w["weights"][i]
             if float(weights.sum()) <= 0:
                 continue
             rows.append({
-                "seq": si, "x2d": w["x2d"][i], "x3d": w["x3d"][i],
+                "seq": si, "frame_idx": frame_idx[i], "x2d": w["x2d"][i], "x3d": w["x3d"][i],
                 "root": None if w["root"] is None else w["root"][i],
                 "camera": w["camera"], "weights": weights, "action": seq.base_action,
                 "subject": seq.subject, "camera_name": seq.camera_name,
