@@ -13,7 +13,30 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
-__all__ = ["PeakMemory", "timed", "median", "matmul_peak", "count_flops", "machine_info", "load_average"]
+__all__ = ["PeakMemory", "timed", "median", "matmul_peak", "count_flops", "machine_info", "load_average",
+           "select_device", "synchronize"]
+
+
+def select_device(name: str, prog: str = "benchmark") -> tuple[torch.device, list[str]]:
+    """``--device`` → the device and notes: ``auto`` falls back to the CPU (noted) when CUDA is absent;
+    ``cuda`` without CUDA ends the program with a message that says so."""
+    from posediff.devices import pick_device
+    from posediff.errors import InputError
+
+    try:
+        dev = pick_device(name)
+    except InputError as exc:
+        raise SystemExit(f"{prog}: {exc}") from None
+    notes = []
+    if name == "auto" and dev.type == "cpu":
+        notes.append("--device auto: CUDA is not available here, measured on the CPU")
+    return dev, notes
+
+
+def synchronize(device: Optional[torch.device]) -> None:
+    """Wait for ``device``'s queued work (CUDA kernels run asynchronously), so that wall times are complete."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _status_kb(key: str) -> Optional[int]:
@@ -34,20 +57,28 @@ def _trim() -> None:
 
 
 class PeakMemory:
-    """Peak resident set size (MiB) of this process inside a ``with`` block (Linux ``VmHWM``).
+    """Peak memory (MiB) inside a ``with`` block: on the CPU the resident set size of this process (Linux
+    ``VmHWM``), on a CUDA ``device`` the memory torch allocated on it (``max_memory_allocated``).
 
-    The high-water mark is reset at entry (``/proc/self/clear_refs``), after returning freed heap to the
-    OS, so earlier phases do not leak into the reading. ``peak_mb`` is the absolute peak RSS (weights,
-    interpreter and all) and ``delta_mb`` the growth over the RSS at entry (activations, workspaces).
-    Both are ``None`` where ``/proc`` is unavailable.
+    The CPU high-water mark is reset at entry (``/proc/self/clear_refs``), after returning freed heap to the
+    OS, so earlier phases do not leak into the reading. ``peak_mb`` is the absolute peak (weights,
+    interpreter and all) and ``delta_mb`` the growth over the reading at entry (activations, workspaces).
+    Both are ``None`` where ``/proc`` is unavailable. ``kind`` says which memory was read.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, device: Optional[torch.device] = None) -> None:
+        self.device = device if device is not None and device.type == "cuda" else None
+        self.kind = "cuda allocated" if self.device is not None else "resident set (RSS)"
         self.peak_mb: Optional[float] = None
         self.start_mb: Optional[float] = None
         self.delta_mb: Optional[float] = None
 
     def __enter__(self) -> "PeakMemory":
+        if self.device is not None:
+            synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start_mb = torch.cuda.memory_allocated(self.device) / 2 ** 20
+            return self
         _trim()
         with contextlib.suppress(OSError):
             with open("/proc/self/clear_refs", "w") as fh:
@@ -57,6 +88,11 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.device is not None:
+            synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2 ** 20
+            self.delta_mb = self.peak_mb - self.start_mb
+            return
         hwm = _status_kb("VmHWM")
         if hwm is not None:
             self.peak_mb = hwm / 1024
@@ -65,10 +101,13 @@ class PeakMemory:
 
 
 @contextlib.contextmanager
-def timed(out: list) -> Iterator[None]:
-    """Append the wall time (s) of the block to ``out``."""
+def timed(out: list, device: Optional[torch.device] = None) -> Iterator[None]:
+    """Append the wall time (s) of the block to ``out``; on a CUDA ``device`` the queued kernels are
+    waited for at both ends, so the time is the block's whole work."""
+    synchronize(device)
     t0 = time.perf_counter()
     yield
+    synchronize(device)
     out.append(time.perf_counter() - t0)
 
 
@@ -77,14 +116,15 @@ def median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 4096, repeats: int = 5) -> dict:
-    """Throughput of an ``n×n @ n×n`` matmul in TFLOP/s (``2n³`` FLOPs): best and median of ``repeats``."""
-    a = torch.randn(n, n).to(dtype)
-    b = torch.randn(n, n).to(dtype)
-    torch.mm(a, b)  # warm-up (oneDNN / MKL kernel selection)
+def matmul_peak(dtype: torch.dtype, n: int = 4096, repeats: int = 5, device: Optional[torch.device] = None) -> dict:
+    """Throughput of an ``n×n @ n×n`` matmul in TFLOP/s (``2n³`` FLOPs) on ``device`` (default the CPU):
+    best and median of ``repeats``."""
+    a = torch.randn(n, n).to(device=device, dtype=dtype)
+    b = torch.randn(n, n).to(device=device, dtype=dtype)
+    torch.mm(a, b)  # warm-up (oneDNN / MKL / cuBLAS kernel selection)
     ts: list[float] = []
     for _ in range(repeats):
-        with timed(ts):
+        with timed(ts, device):
             torch.mm(a, b)
     flops = 2.0 * n ** 3
     return {"n": n, "best_tflops": flops / min(ts) / 1e12, "median_tflops": flops / median(ts) / 1e12,

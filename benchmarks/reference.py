@@ -184,7 +184,7 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
             lifter.precision, lifter.compile_sampling = "fp32", False
             run = lifter._run_backbone
         cached = lifter.conditioner(labels, b) if variant.cache else None
-        amp = (torch.autocast("cpu", dtype=torch.bfloat16) if variant.precision == "autocast"
+        amp = (torch.autocast(x2d.device.type, dtype=torch.bfloat16) if variant.precision == "autocast"
                else contextlib.nullcontext())
         grad_ctx = torch.inference_mode if variant.inference_mode else torch.no_grad
 

@@ -23,10 +23,8 @@ Paths compared (same weights, same noise draws, same sampler arithmetic):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
-import math
 import shlex
 import sys
 import time
@@ -46,14 +44,16 @@ import torch  # noqa: E402
 
 import posediff  # noqa: E402
 from posediff.geometry.skeletons import convert_joints  # noqa: E402
-from posediff.nn.attention import eager_attention  # noqa: E402
 
 from measure import (PeakMemory, count_flops, load_average, machine_info, matmul_peak, median,  # noqa: E402
-                     shared_dir, timed)
+                     select_device, shared_dir, timed)
 from reference import Variant, official_pattern, reference_sample, variant_sample  # noqa: E402
 
 ACTIONS = ["Walking", "Eating", "Phoning", "SittingDown"]
 SEED = 1234
+DEVICE = torch.device("cpu")
+"""Where the models sample and train (``--device``); noise is drawn on the CPU, so both paths and both devices
+get the same draws."""
 
 
 # ----------------------------------------------------------------------------------------------- setup
@@ -89,7 +89,12 @@ def _run_summary(ckpt: Path) -> str:
 
 
 def build_model(name: str, smoke: bool) -> tuple[Any, str]:
-    """The lifter for a benchmark row and a description of its weights."""
+    """The lifter for a benchmark row (on :data:`DEVICE`) and a description of its weights."""
+    lifter, weights = _build_model(name, smoke)
+    return lifter.to(DEVICE), weights
+
+
+def _build_model(name: str, smoke: bool) -> tuple[Any, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ckpt = None if smoke else find_checkpoint(name)
@@ -196,6 +201,7 @@ def bench_sampling(name: str, lifter, args, machine: dict, log) -> dict:
     data = windows_3dhp(frames, None)
     if data is not None:  # time on real frames when available (the cost does not depend on the values)
         x2d = data["x2d"][: args.batch]
+    x2d = x2d.to(DEVICE)
     actions = ACTIONS[: args.batch] if args.batch <= len(ACTIONS) else None
     compile_ = args.compile == "on"
     res: dict[str, Any] = {"frames": frames, "hypotheses": h, "steps": m, "flip": flip, "batch": args.batch,
@@ -218,10 +224,10 @@ def bench_sampling(name: str, lifter, args, machine: dict, log) -> dict:
     fast_t: list[float] = []
     ref_mem = fast_mem = None
     for r in range(args.repeats):  # interleaved, so load drift hits both paths alike
-        with PeakMemory() as pm, timed(ref_t):
+        with PeakMemory(DEVICE) as pm, timed(ref_t, DEVICE):
             ref_sample(lifter, x2d, actions, steps=timed_steps)
         ref_mem = pm if ref_mem is None or (pm.peak_mb or 0) > (ref_mem.peak_mb or 0) else ref_mem
-        with PeakMemory() as pm, timed(fast_t):
+        with PeakMemory(DEVICE) as pm, timed(fast_t, DEVICE):
             fast_sample(lifter, x2d, actions, compile=compile_, steps=timed_steps)
         fast_mem = pm if fast_mem is None or (pm.peak_mb or 0) > (fast_mem.peak_mb or 0) else fast_mem
         log(f"[{name}] repeat {r + 1}/{args.repeats}: reference {ref_t[-1]:.2f}s fast {fast_t[-1]:.2f}s "
@@ -235,7 +241,7 @@ def bench_sampling(name: str, lifter, args, machine: dict, log) -> dict:
             ts: list[float] = []
             peak = 0.0
             for _ in range(args.repeats):
-                with PeakMemory() as pm, timed(ts):
+                with PeakMemory(DEVICE) as pm, timed(ts, DEVICE):
                     fast_sample(lifter, x2d, actions, compile=compile_, steps=timed_steps)
                 peak = max(peak, pm.peak_mb or 0.0)
         finally:
@@ -299,8 +305,10 @@ def bench_accuracy(name: str, lifter, args, data: Optional[dict], log) -> dict:
     x2d = data["x2d"]
     log(f"[{name}] accuracy: {x2d.shape[0]} window(s), H={h}, M={spec['steps']}")
     steps = 1 if args.smoke else None
-    ref = ref_sample(lifter, x2d, None, hypotheses=h, steps=steps, seed=SEED + 7)
-    fast = fast_sample(lifter, x2d, None, compile=args.compile == "on", hypotheses=h, steps=steps, seed=SEED + 7)
+    x_dev = x2d.to(DEVICE)
+    ref = ref_sample(lifter, x_dev, None, hypotheses=h, steps=steps, seed=SEED + 7).cpu()
+    fast = fast_sample(lifter, x_dev, None, compile=args.compile == "on", hypotheses=h, steps=steps,
+                       seed=SEED + 7).cpu()
     out: dict[str, Any] = {"data": source, "windows": data["names"], "hypotheses": h,
                            "steps": int(spec["steps"]) if steps is None else steps,
                            "max_abs_diff_m": float((fast - ref).abs().max()),
@@ -310,13 +318,14 @@ def bench_accuracy(name: str, lifter, args, data: Optional[dict], log) -> dict:
     out["mpjpe_fast_mean_mm"] = _mpjpe_mm(fast[:, -1].mean(1), gt, valid)
     out["mpjpe_delta_mean_mm"] = out["mpjpe_fast_mean_mm"] - out["mpjpe_reference_mean_mm"]
     agg = lifter.spec["aggregator"]["name"]
+    aggregator = copy.deepcopy(lifter.aggregator).cpu()  # scores on the CPU in the sampled precision
     kwargs = {"x2d": x2d}
     if data.get("camera") is not None:
         kwargs["camera"] = data["camera"]
     try:
         with torch.no_grad():
-            a_ref = lifter.aggregator(ref[:, -1], **kwargs)
-            a_fast = lifter.aggregator(fast[:, -1], **kwargs)
+            a_ref = aggregator(ref[:, -1], **kwargs)
+            a_fast = aggregator(fast[:, -1], **kwargs)
         a_ref[..., 0, :] = 0
         a_fast[..., 0, :] = 0
         out["aggregator"] = agg
@@ -328,10 +337,11 @@ def bench_accuracy(name: str, lifter, args, data: Optional[dict], log) -> dict:
         out["mpjpe_fast_mm"] = out["mpjpe_fast_mean_mm"]
     out["mpjpe_delta_mm"] = out["mpjpe_fast_mm"] - out["mpjpe_reference_mm"]
     # noise floor: the same (fast) path with other noise draws; a |delta| below this spread is sampling noise
-    other = fast_sample(lifter, x2d, None, compile=args.compile == "on", hypotheses=h, steps=steps, seed=SEED + 8)
+    other = fast_sample(lifter, x_dev, None, compile=args.compile == "on", hypotheses=h, steps=steps,
+                        seed=SEED + 8).cpu()
     try:
         with torch.no_grad():
-            a_other = lifter.aggregator(other[:, -1], **kwargs)
+            a_other = aggregator(other[:, -1], **kwargs)
         a_other[..., 0, :] = 0
         out["mpjpe_fast_other_seed_mm"] = _mpjpe_mm(a_other, gt, valid)
     except Exception:  # noqa: BLE001 - same fallback as above
@@ -351,7 +361,7 @@ def micro_batched_step(model, opt, x2d: torch.Tensor, y3d: torch.Tensor, actions
     total = 0.0
     for i in range(0, b, micro):
         sl = slice(i, min(b, i + micro))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(x2d.device.type, dtype=torch.bfloat16):
             loss = model.training_loss(x2d[sl], y3d[sl], actions[sl], generator=generator)
         weight = (sl.stop - sl.start) / b
         (loss * weight).backward()
@@ -367,6 +377,7 @@ def bench_training(name: str, args, log) -> dict:
     frames = lifter.frames
     b = 2 if args.smoke else args.train_clips
     x2d, y3d = synthetic_clips(b, frames, SEED + 3)
+    x2d, y3d = x2d.to(DEVICE), y3d.to(DEVICE)
     actions = (ACTIONS * 4)[:b]
     ref_model = lifter.train()
     fast_model = copy.deepcopy(lifter).train()
@@ -384,7 +395,7 @@ def bench_training(name: str, args, log) -> dict:
         return float(loss.detach())
 
     # posediff train's micro_batch=auto on CPU: cache-sized micro-batches, gradients accumulated
-    micro = max(1, fast_model.cache_rows(torch.float32))
+    micro = max(1, fast_model.cache_rows(torch.float32)) if DEVICE.type == "cpu" else b  # CUDA: one pass
 
     def fast_step(seed: int) -> float:
         return micro_batched_step(fast_model, fast_opt, x2d, y3d, actions, micro, gen(seed))
@@ -397,10 +408,10 @@ def bench_training(name: str, args, log) -> dict:
     fast_t: list[float] = []
     ref_mem = fast_mem = None
     for r in range(args.repeats if not args.smoke else 1):
-        with PeakMemory() as pm, timed(ref_t):
+        with PeakMemory(DEVICE) as pm, timed(ref_t, DEVICE):
             ref_step(SEED + r + 1)
         ref_mem = pm
-        with PeakMemory() as pm2, timed(fast_t):
+        with PeakMemory(DEVICE) as pm2, timed(fast_t, DEVICE):
             fast_step(SEED + r + 1)
         fast_mem = pm2
         log(f"[{name}] train repeat {r + 1}: reference {ref_t[-1]:.2f}s fast {fast_t[-1]:.2f}s; load {load_average()}")
@@ -413,9 +424,10 @@ def bench_training(name: str, args, log) -> dict:
             "fast_peak_mem_mb": fast_mem.peak_mb if fast_mem else None,
             "reference": "fp32, eager attention, prompt branch every step, AdamW (for-loop)",
             "micro_batch": micro,
+            "device": str(DEVICE),
             "fast": f"bf16 autocast forward, explicit bf16 attention (faster than the CPU flash kernel's backward), "
                     f"micro-batches of {micro} clip(s) with gradient accumulation (posediff train's "
-                    f"micro_batch=auto: cache-sized), AdamW(fused=True)"}
+                    f"micro_batch=auto: cache-sized on the CPU, one pass on CUDA), AdamW(fused=True)"}
 
 
 # ----------------------------------------------------------------------------------------------- levers
@@ -427,7 +439,7 @@ def bench_levers(name: str, lifter, args, log) -> list[dict]:
     """
     h = args.levers_hypotheses or int(lifter.spec["sampler"]["hypotheses"])
     x2d = windows_3dhp(lifter.frames, 1)
-    x2d = x2d["x2d"][:1] if x2d is not None else synthetic_clips(1, lifter.frames, SEED)[0]
+    x2d = (x2d["x2d"][:1] if x2d is not None else synthetic_clips(1, lifter.frames, SEED)[0]).to(DEVICE)
     actions = ACTIONS[:1]
     variants = [
         Variant("official pattern (reference)", cache=False, batch_flip=False, sdpa=False, precision="fp32",
@@ -464,7 +476,7 @@ def bench_levers(name: str, lifter, args, log) -> list[dict]:
     outs: dict[str, torch.Tensor] = {}
     for r in range(args.levers_repeats):
         for label, item in runs:
-            with PeakMemory() as pm, timed(times[label]):
+            with PeakMemory(DEVICE) as pm, timed(times[label], DEVICE):
                 outs[label] = run_one(item)
             peaks[label] = max(peaks.get(label, 0.0), pm.peak_mb or 0.0)
         log(f"[{name}] levers repeat {r + 1}/{args.levers_repeats}: "
@@ -504,6 +516,8 @@ def markdown(res: dict) -> str:
              f"Machine: {mc['cpu']}, {mc['logical_cpus']} logical CPUs, torch {mc['torch']} with "
              f"{mc['torch_threads']} threads; AVX512-BF16 {mc['avx512_bf16']}, AMX {mc['amx_bf16']}; "
              f"oneDNN: {mc['onednn_isa']}  ",
+             f"Device: {mc.get('device_name', mc.get('device', 'cpu'))} ({res.get('device', 'cpu')})"
+             + "".join(f"; {n}" for n in res.get("device_notes", [])) + "  ",
              f"Load average (1/5/15 min) at start {res['load_average']['start']}, end {res['load_average']['end']}  ",
              f"Matmul peak ({mc['matmul_n']}×{mc['matmul_n']}): fp32 **{fmt(mc['fp32_tflops'], 3)} TFLOP/s**, "
              f"bf16 **{fmt(mc['bf16_tflops'], 3)} TFLOP/s** (best of {mc['matmul_repeats']}; ratio "
@@ -711,6 +725,8 @@ def render_docs(res: dict, template: Path = TEMPLATE) -> str:
 def parse(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, correctness only (CI)")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default), cuda, cuda:N or auto (CUDA when available, else the CPU, noted)")
     ap.add_argument("--out", default=str(HERE / "results"), help="output folder (latest.json, latest.md)")
     ap.add_argument("--models", default="finepose-h36m,finepose-tiny")
     ap.add_argument("--threads", type=int, default=2)
@@ -760,6 +776,8 @@ def main(argv=None) -> dict:
         return res
     if args.smoke:
         args.models, args.repeats, args.matmul_n, args.levers = "finepose-tiny", 1, 256, False
+    global DEVICE
+    DEVICE, device_notes = select_device(args.device, "benchmarks/run.py")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out_dir = Path(args.out)
@@ -772,11 +790,15 @@ def main(argv=None) -> dict:
     cmd = " ".join([".venv/bin/python", "benchmarks/run.py"] + [shlex.quote(a) for a in (argv or sys.argv[1:])])
     res: dict[str, Any] = {"command": cmd, "smoke": args.smoke, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                            "load_average": {"start": load_average()}, "settings": _portable(vars(args))}
+    res["device"], res["device_notes"] = str(DEVICE), device_notes
     mc = machine_info()
+    mc["device"] = str(DEVICE)
+    if DEVICE.type == "cuda":
+        mc["device_name"] = torch.cuda.get_device_name(DEVICE)
     log(f"machine: {mc}")
     reps = 2 if args.smoke else 5
-    fp32 = matmul_peak(torch.float32, args.matmul_n, reps)
-    bf16 = matmul_peak(torch.bfloat16, args.matmul_n, reps)
+    fp32 = matmul_peak(torch.float32, args.matmul_n, reps, DEVICE)
+    bf16 = matmul_peak(torch.bfloat16, args.matmul_n, reps, DEVICE)
     mc.update({"matmul_n": args.matmul_n, "matmul_repeats": reps, "fp32_tflops": fp32["best_tflops"],
                "bf16_tflops": bf16["best_tflops"], "fp32_tflops_median": fp32["median_tflops"],
                "bf16_tflops_median": bf16["median_tflops"]})

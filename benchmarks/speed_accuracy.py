@@ -53,7 +53,8 @@ import torch  # noqa: E402
 
 import posediff  # noqa: E402
 
-from measure import load_average, machine_info, matmul_peak, shared_dir  # noqa: E402
+from measure import load_average, machine_info, matmul_peak, shared_dir, synchronize  # noqa: E402
+from measure import select_device as measure_select_device  # noqa: E402
 from reference import reference_sample  # noqa: E402
 
 PAPER = {"sampler": "ddim", "hypotheses": 20, "steps": 10, "flip": True}
@@ -71,24 +72,12 @@ def on_device(x: torch.Tensor) -> torch.Tensor:
 
 def sync() -> None:
     """Wait for the device's queued work (CUDA kernels run asynchronously), so that wall times are complete."""
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize(DEVICE)
+    synchronize(DEVICE)
 
 
 def select_device(name: str) -> tuple[torch.device, list[str]]:
-    """``--device`` → the device and notes: ``auto`` falls back to the CPU (noted) when CUDA is absent;
-    ``cuda`` without CUDA is an error that says so."""
-    from posediff.devices import pick_device
-    from posediff.errors import InputError
-
-    try:
-        dev = pick_device(name)
-    except InputError as exc:
-        raise SystemExit(f"speed_accuracy: {exc}") from None
-    notes = []
-    if name == "auto" and dev.type == "cpu":
-        notes.append("--device auto: CUDA is not available here, measured on the CPU")
-    return dev, notes
+    """``--device`` → the device and notes (:func:`measure.select_device`)."""
+    return measure_select_device(name, "speed_accuracy")
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -683,7 +672,8 @@ def main(argv=None) -> dict:
         detail["speed_accuracy"]["retime_command"] = cmd
     elif not args.streaming_only:
         mc = machine_info()
-        fp32, bf16 = matmul_peak(torch.float32, 2048, 3), matmul_peak(torch.bfloat16, 2048, 3)
+        fp32 = matmul_peak(torch.float32, 2048, 3, DEVICE)
+        bf16 = matmul_peak(torch.bfloat16, 2048, 3, DEVICE)
         mc.update({"fp32_tflops": fp32["best_tflops"], "bf16_tflops": bf16["best_tflops"], "matmul_n": 2048})
         log(f"machine {mc}")
         mc["device"] = str(DEVICE)

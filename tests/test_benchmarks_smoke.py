@@ -147,12 +147,17 @@ def test_chunked_hypotheses_give_the_same_samples():
 
 def test_smoke_run_writes_results(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--device", "auto", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     res = json.loads((tmp_path / "latest.json").read_text())
     assert res["smoke"] is True
+    if not torch.cuda.is_available():  # --device auto fell back to the CPU and says so
+        assert res["device"] == "cpu" and res["machine"]["device"] == "cpu"
+        assert res["device_notes"] == ["--device auto: CUDA is not available here, measured on the CPU"]
+        assert "CUDA is not available here" in (tmp_path / "latest.md").read_text()
+        assert res["training"]["finepose-tiny"]["device"] == "cpu"
     for key in ("fp32_tflops", "bf16_tflops"):
         assert res["machine"][key] > 0
     s = res["sampling"]["finepose-tiny"]
@@ -219,3 +224,26 @@ def test_recorded_out_folder_is_repo_relative():
         {"out": "benchmarks/results", "smoke": False}
     assert bench._portable({"out": "/elsewhere/x"})["out"] == "/elsewhere/x"
     assert "/work/" not in (REPO / "benchmarks" / "results" / "latest.json").read_text()
+
+
+def test_run_device_cuda_without_cuda_stops_with_a_message(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here: --device cuda would run the benchmark")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--device", "cuda", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode != 0
+    assert "benchmarks/run.py: device 'cuda' asked for, but CUDA is not available; use --device cpu" in proc.stderr
+    assert not (tmp_path / "latest.json").exists()
+
+
+def test_measure_helpers_on_the_cpu():
+    from measure import PeakMemory, matmul_peak, timed
+
+    ts: list = []
+    with PeakMemory(torch.device("cpu")) as pm, timed(ts, torch.device("cpu")):
+        torch.ones(1000).sum()
+    assert len(ts) == 1 and ts[0] >= 0 and pm.kind == "resident set (RSS)"
+    peak = matmul_peak(torch.float32, 64, 2, torch.device("cpu"))
+    assert peak["best_tflops"] > 0 and len(peak["times_s"]) == 2
