@@ -512,10 +512,22 @@ def streaming_markdown(st: dict) -> str:
         rows.append(f"| {r['model']} | {r['config']} | {r['lookahead']} | {r['latency_frames']:.1f} frames "
                     f"({1000 * r['latency_s']:.0f} ms) | {r['fps']:.1f} | "
                     f"{r['mpjpe_stream_mm']:.2f} | {r['mpjpe_offline_mm']:.2f} | {r['mpjpe_delta_mm']:+.2f} |")
-    return (f"{st['frames']} frames of {st['sequences']} S8 sequence(s), fed one frame at a time to "
+    text = (f"{st['frames']} frames of {st['sequences']} S8 sequence(s), fed one frame at a time to "
             f"`posediff.streaming.StreamingLifter` ({st['threads']} thread(s)); offline = `posediff.lift` on the "
             "whole sequence with the same sampling configuration. Latency counts frames of look-ahead plus the "
             "compute time of one frame expressed in frames at 30 fps.\n\n" + "\n".join(rows))
+    multi = st.get("multi_track") or []
+    if multi:
+        m0 = multi[0]
+        rows = ["| tracks | frames per track | frames/s per track | person-frames/s | latency | MPJPE (mm) |",
+                "|---:|---:|---:|---:|---|---:|"]
+        for r in multi:
+            rows.append(f"| {r['tracks']} | {r['frames_per_track']} | {r['fps_per_track']:.1f} | "
+                        f"{r['person_frames_per_s']:.1f} | {r['latency_frames']:.1f} frames | {r['mpjpe_mm']:.2f} |")
+        text += ("\n\n**Several people at once** (" + m0["model"] + ", " + m0["config"] + f", look-ahead "
+                 f"{m0['lookahead']}): K tracks pushed together, one sampler call per frame for all of them. "
+                 "Frames/s per track is the video rate the lifter keeps up with for K people.\n\n" + "\n".join(rows))
+    return text
 
 
 # ----------------------------------------------------------------------------------------------- streaming
@@ -568,10 +580,59 @@ def bench_streaming(args, log) -> dict:
                "mpjpe_stream_mm": es, "mpjpe_offline_mm": eo, "mpjpe_delta_mm": es - eo}
         runs.append(run)
         log(f"[streaming] {run}")
+    multi = bench_streaming_tracks(seqs, args, log)
     return {"frames": sum(min(len(s.x2d), args.stream_frames) for s in seqs), "sequences": len(seqs),
-            "threads": torch.get_num_threads(), "runs": runs,
+            "threads": torch.get_num_threads(), "runs": runs, "multi_track": multi,
             "fps": runs[0]["fps"], "latency_frames": runs[0]["latency_frames"],
             "mpjpe_delta_mm": runs[0]["mpjpe_delta_mm"], "headline": runs[0]["model"] + ": " + runs[0]["config"]}
+
+
+def bench_streaming_tracks(seqs: list, args, log) -> list[dict]:
+    """Several people at once: K tracks (K = ``--stream-tracks``) fed frame by frame through one
+    ``StreamingLifter`` (all tracks of a frame share one sampler call), headline configuration.
+
+    Track k is S8 sequence k (repeated when K exceeds the sequences), all cut to the same length. Reports the
+    frame rate per track (video frames/s the lifter keeps up with for K people) and the person-frames/s."""
+    from posediff.streaming import StreamingLifter
+
+    cfg = args.stream_configs.split(";")[0]
+    name, _, rest = cfg.partition(":")
+    kv = dict(item.split("=") for item in rest.split(",") if item)
+    H, M, flip = int(kv.get("H", 1)), int(kv.get("M", 1)), kv.get("flip", "off") == "on"
+    agg, look = kv.get("agg", "mean"), int(kv.get("lookahead", 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lifter = posediff.load(name, device=str(DEVICE))
+    lifter.fast_sampling(args.precision)
+    out = []
+    for k in [int(v) for v in args.stream_tracks.split(",") if v]:
+        tracks = [seqs[i % len(seqs)] for i in range(k)]
+        n = min(min(len(s.x2d) for s in tracks), args.stream_frames)
+        x2d = [np.asarray(s.x2d[:n], dtype=np.float32) for s in tracks]
+        gts = []
+        for s in tracks:
+            gt = torch.as_tensor(np.asarray(s.x3d[:n]), dtype=torch.float64)
+            gts.append(gt - gt[:, lifter.skeleton.root:lifter.skeleton.root + 1])
+        stream = StreamingLifter(lifter, lookahead=look, hypotheses=H, steps=M, flip=flip, aggregator=agg,
+                                 format="h36m-17", coords="normalized", seed=args.seed).warm_up()
+        outs = []
+        t0 = time.perf_counter()
+        for f in range(n):
+            outs += stream.push({i: x2d[i][f] for i in range(k)})
+        outs += stream.flush()
+        sync()
+        wall = time.perf_counter() - t0
+        errs = []
+        for i in range(k):
+            mine = sorted((o for o in outs if o.track == i), key=lambda o: o.frame)
+            pose = torch.stack([torch.as_tensor(o.pose) for o in mine]).double()
+            errs.append(torch.linalg.vector_norm(pose - gts[i], dim=-1).mean(-1))
+        row = {"tracks": k, "frames_per_track": n, "fps_per_track": n / wall, "person_frames_per_s": k * n / wall,
+               "latency_frames": look + 30.0 / (n / wall), "mpjpe_mm": float(torch.cat(errs).mean() * 1000),
+               "model": name, "config": f"H={H}, M={M}, flip {'on' if flip else 'off'}, {agg}", "lookahead": look}
+        out.append(row)
+        log(f"[streaming, {k} tracks] {row}")
+    return out
 
 
 def run_models(names: list[str], args, log, argv: list[str]) -> dict:
@@ -628,6 +689,8 @@ def parse(argv=None) -> argparse.Namespace:
                     help="';'-separated MODEL:H=..,M=..,flip=on|off,agg=..,lookahead=.. runs; the first is the "
                          "headline")
     ap.add_argument("--stream-sequences", type=int, default=4)
+    ap.add_argument("--stream-tracks", default="1,2,4",
+                    help="comma-separated track counts for the several-people run (headline configuration)")
     ap.add_argument("--stream-frames", type=int, default=600)
     ap.add_argument("--render-only", action="store_true",
                     help="only redraw the figure and re-render latest.json's sections and the page from the result file")
@@ -651,6 +714,7 @@ def main(argv=None) -> dict:
         args.windows, args.timing_windows, args.reference_windows, args.batch = 8, 4, 2, 4
         args.stream_frames, args.stream_sequences = 40, 1
         args.stream_configs = "finepose-small-h36m:H=1,M=1,agg=mean,lookahead=4"
+        args.stream_tracks = "1,2"
     torch.set_num_threads(args.threads)
     global DEVICE
     DEVICE, device_notes = select_device(args.device)

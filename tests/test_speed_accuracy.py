@@ -77,8 +77,12 @@ def test_smoke_run_writes_every_point(tmp_path, h36m_dir):
         assert res["speed_accuracy"]["device"] == "cpu" and "CUDA is not available" in res["speed_accuracy"]["device_notes"][0]
     st = res["streaming"]
     assert st["runs"][0]["fps"] > 0 and st["frames"] == 40
+    multi = st["multi_track"]
+    assert [r["tracks"] for r in multi] == [1, 2] and all(r["fps_per_track"] > 0 for r in multi)
+    # one track through the multi-track path scores like the single-track run (same frames, same model)
+    assert multi[0]["mpjpe_mm"] == pytest.approx(st["runs"][0]["mpjpe_stream_mm"], abs=0.5)
     text = sa.markdown(res["speed_accuracy"], st)
-    assert "Pareto front" in text and "Streaming" in text
+    assert "Pareto front" in text and "Streaming" in text and "Several people at once" in text
 
 
 def test_device_auto_falls_back_to_the_cpu_and_says_so(monkeypatch):
