@@ -247,3 +247,15 @@ def test_measure_helpers_on_the_cpu():
     assert len(ts) == 1 and ts[0] >= 0 and pm.kind == "resident set (RSS)"
     peak = matmul_peak(torch.float32, 64, 2, torch.device("cpu"))
     assert peak["best_tflops"] > 0 and len(peak["times_s"]) == 2
+
+
+def test_clip_tower_benchmark_our_tower_equals_open_clips(tmp_path):
+    """posediff's CLIP text tower and open_clip's TextTransformer with the same weights give the same
+    per-token states (the benchmark behind keeping posediff's own tower; docs/architecture.md)."""
+    import clip_tower
+
+    res = clip_tower.main(["--smoke", "--out", str(tmp_path / "ct.json")])
+    (r,) = res["towers"].values()
+    assert r["max_abs_diff"] < 1e-6
+    assert r["forward"]["posediff_s"] > 0 and r["forward_backward"]["open_clip_s"] > 0
+    assert json.loads((tmp_path / "ct.json").read_text())["smoke"] is True
