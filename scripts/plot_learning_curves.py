@@ -32,13 +32,16 @@ def main(argv=None) -> int:
         if pts:
             ax.plot(*zip(*pts), marker="o", ms=3, label=f"{run['name']} (posediff, cpu recipe; H=1, M=1, "
                                                       f"{run['curve'][0]['val_windows']} windows)")
-    mlp = RESULTS / "baseline_mlp.json"
-    if mlp.is_file():
+    for name, style in (("baseline_mlp.json", "--"), ("baseline_mlp_140.json", ":")):
+        mlp = RESULTS / name
+        if not mlp.is_file():
+            continue
         data = json.loads(mlp.read_text())
         pts = [(c["cpu_minutes"], c["s8_mpjpe_mm"]) for c in data.get("learning_curve", [])]
         if pts:
-            ax.plot(*zip(*pts), marker="s", ms=3, color="black", ls="--",
-                    label="reference: single-frame MLP (benchmarks/baseline_mlp.py; all S8 frames)")
+            ax.plot(*zip(*pts), marker="s", ms=3, color="black", ls=style,
+                    label=f"reference: single-frame MLP, {data['budget']['cpu_minutes']:g}-minute budget "
+                          "(benchmarks/baseline_mlp.py; all S8 frames)")
     ax.set_xlabel("training CPU-minutes (1 thread per run)")
     ax.set_ylabel("held-out S8 MPJPE (mm), ground-truth 2D")
     ax.set_ylim(0, 250)
