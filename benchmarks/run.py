@@ -682,6 +682,7 @@ def docs_values(res: dict) -> dict[str, str]:
 
     return {
         "SPEED_ACCURACY": speed_accuracy_markdown(res.get("speed_accuracy") or {}, res.get("streaming")),
+        "OTHER_MACHINES": other_machines(),
         "TARGETS_HEADLINE": f"{met} of {len(tg)} met",
         "TARGETS_TEXT": "\n".join(text),
         "TABLES": tables,
@@ -707,6 +708,47 @@ def docs_values(res: dict) -> dict[str, str]:
         "H36REFMM": _num(ref_mm, 1),
         "REFMIN": _num(h36["reference_clip_s"] / 60, 0) if h36.get("reference_clip_s") else "–",
     }
+
+
+MACHINES = HERE / "results" / "machines"
+"""Runs of this benchmark on other machines (``--out benchmarks/results/machines/<name>``), one folder each."""
+
+
+def _repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it, else its name (never a machine path)."""
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+
+
+def other_machines(folder: Path = MACHINES) -> str:
+    """The kernel measurement of every run under ``folder`` as one table (finepose-h36m, fast path vs the
+    official pattern, FLOP efficiency against the same run's matmul peaks)."""
+    rows = []
+    for path in sorted(folder.glob("*/latest.json")):
+        r = json.loads(path.read_text())
+        mc, s = r["machine"], r.get("sampling", {}).get("finepose-h36m")
+        if not s or r.get("smoke"):
+            continue
+        fl = s.get("flops", {})
+        bound = fl.get("ratio_bound_at_bf16_peak")
+        amx = "AMX" if mc.get("amx_bf16") else ("AVX512-BF16, no AMX" if mc.get("avx512_bf16") else "no bf16 units")
+        rows.append(
+            f"| {mc['cpu']} ({amx}), {r['date'][:10]} | {mc['torch_threads']} | {_num(mc['fp32_tflops'], 3)} / "
+            f"{_num(mc['bf16_tflops'], 3)} (×{_num(mc['bf16_tflops'] / mc['fp32_tflops'])}) | "
+            f"{_num(s['reference_clip_s'] / 60, 1)} | {_num(s['fast_clip_s'] / 60, 1)} | **{_num(s['ratio'])}×** | "
+            f"{_num(100 * fl['reference_fraction_of_fp32_peak'], 0) if fl else '–'}% / "
+            f"{_num(100 * fl['fast_fraction_of_bf16_peak'], 0) if fl else '–'}% | {_num(bound)}× | "
+            f"{_num(100 * s['ratio'] / bound, 0) if bound else '–'}% | `{_repo_relative(path.parent)}` |")
+    if not rows:
+        return "No run on another machine has been recorded."
+    return ("finepose-h36m, one DDIM step timed and scaled to a clip (H = 20, M = 10, flip), the official execution "
+            "pattern against the fast path, matmul peaks measured in the same run (each row is one "
+            "`benchmarks/run.py --out benchmarks/results/machines/NAME` run; its command is in the folder's "
+            "`latest.json`). *Bound* is the speed-up if the fast path ran every FLOP at the bf16 matmul peak; "
+            "*of bound* is how much of it the fast path reaches.\n\n"
+            "| machine | threads | fp32 / bf16 matmul peak (TFLOP/s) | reference min/clip | fast min/clip | speed-up | "
+            "reference % of fp32 peak / fast % of bf16 peak | bound | of bound | results |\n"
+            "|---|---:|---|---:|---:|---:|---|---:|---:|---|\n" + "\n".join(rows))
 
 
 def render_docs(res: dict, template: Path = TEMPLATE) -> str:

@@ -259,3 +259,19 @@ def test_clip_tower_benchmark_our_tower_equals_open_clips(tmp_path):
     assert r["max_abs_diff"] < 1e-6
     assert r["forward"]["posediff_s"] > 0 and r["forward_backward"]["open_clip_s"] > 0
     assert json.loads((tmp_path / "ct.json").read_text())["smoke"] is True
+
+
+def test_other_machines_table_reads_each_run_folder(tmp_path):
+    import run as bench_run
+
+    assert "No run on another machine" in bench_run.other_machines(tmp_path)
+    res = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    (tmp_path / "xeon").mkdir()
+    (tmp_path / "xeon" / "latest.json").write_text(json.dumps(res))
+    smoke = dict(res, smoke=True)
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "latest.json").write_text(json.dumps(smoke))
+    text = bench_run.other_machines(tmp_path)
+    s = res["sampling"]["finepose-h36m"]
+    assert text.count("\n| ") == 2  # the header and one row: the smoke run is left out
+    assert f"**{s['ratio']:.2f}×**" in text and f"{s['flops']['ratio_bound_at_bf16_peak']:.2f}×" in text
