@@ -348,14 +348,16 @@ def describe(kind: str, name: str) -> ComponentInfo:
 def doc_summary(doc: str) -> str:
     r"""The first sentence of a docstring as plain text: its first paragraph joined into one line and cut after
     the first full stop followed by a space (not inside a number such as "§3.3" or "0.5"); reStructuredText
-    double backticks become single ones.
+    double backticks become single ones and ``**strong**`` emphasis plain text.
 
     Example:
         >>> doc_summary("Plain output projection ``W_o·x``; with a residual\nsite it gives FPC. More here.")
         'Plain output projection `W_o·x`; with a residual site it gives FPC.'
+        >>> doc_summary("A seeded tower — **not CLIP**.")
+        'A seeded tower — not CLIP.'
     """
     para = " ".join(line.strip() for line in doc.strip().split("\n\n", 1)[0].splitlines()).strip()
-    para = para.replace("``", "`")
+    para = re.sub(r"\*\*(.+?)\*\*", r"\1", para.replace("``", "`"))
     match = re.search(r"\.(\s|$)", para)
     return para[:match.start() + 1] if match else para
 

@@ -209,7 +209,7 @@ class BertTextTower(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- encoder
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=1)  # one model's files (~90 MB) kept: building a spec twice reads them once
 def _read_folder(folder: str) -> tuple[dict, WordPieceTokenizer, dict[str, Tensor]]:
     root = Path(folder)
     for name in ("config.json", "vocab.txt", "model.safetensors"):
