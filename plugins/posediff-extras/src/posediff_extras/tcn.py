@@ -89,18 +89,8 @@ class TCNBackbone(Backbone):
     spec_example = {"depth": 2}
     """Small arguments for :func:`posediff.testing.check_component`."""
 
-    def __init__(
-        self,
-        dim: int,
-        frames: int,
-        joints: int,
-        depth: int = 4,
-        kernel: int = 3,
-        growth: int = 2,
-        mlp_ratio: float = 2.0,
-        dropout: float = 0.0,
-        in_channels: int = 5,
-    ) -> None:
+    def __init__(self, dim: int, frames: int, joints: int, depth: int = 4, kernel: int = 3, growth: int = 2,
+                 mlp_ratio: float = 2.0, dropout: float = 0.0, in_channels: int = 5) -> None:
         super().__init__()
         self.store_config(locals())  # check_params, then every argument stored under its name
         self.hook_points = self.hook_points_for({"depth": depth})
