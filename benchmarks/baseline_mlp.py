@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -253,13 +253,91 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--max-norm", type=float, default=0.0, help="max-norm constraint on Linear weight rows (0 = off)")
     p.add_argument("--flip", action="store_true", help="flip augmentation: each training sample mirrored with p=0.5")
     p.add_argument("--eval-batch", type=int, default=8192)
+    p.add_argument("--from-log", metavar="LOG", default=None,
+                   help="write --out from the printed learning curve of a run that was stopped before its budget "
+                        "(give the run's own options again); the result says it is incomplete")
     return p.parse_args(argv)
+
+
+def result_record(args: argparse.Namespace, raw_argv: list[str], data: str, n_params: int, data_info: dict,
+                  budget: dict, curve: list[dict], final: Optional[dict], complete: bool) -> "OrderedDict":
+    """The JSON record of a run. An incomplete one (stopped before its budget, or written while running)
+    has ``complete: false`` and ``final`` = its last curve point (no P-MPJPE, no per-action table)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    if final is None:
+        last = curve[-1] if curve else {}
+        final = {"mpjpe_mm": last.get("s8_mpjpe_mm"), "mpjpe_action_mean_mm": last.get("s8_mpjpe_action_mean_mm"),
+                 "p_mpjpe_mm": None, "p_mpjpe_action_mean_mm": None, "per_action": {},
+                 "at_cpu_minutes": last.get("cpu_minutes")}
+    command = public_command(raw_argv, data)
+    if args.from_log:
+        command = public_command([a for i, a in enumerate(raw_argv)
+                                  if a != "--from-log" and (i == 0 or raw_argv[i - 1] != "--from-log")], data)
+    return OrderedDict(
+        benchmark="baseline_mlp (issue 10): single-frame MLP lifter, Martinez et al. 2017",
+        command=command,
+        complete=complete,
+        git_commit=_git("rev-parse", "HEAD"),
+        git_dirty=bool(status),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        threads=args.threads,
+        seed=args.seed,
+        config={
+            "train_subjects": TRAIN_SUBJECTS, "eval_subjects": EVAL_SUBJECTS, "inputs": "posediff load_dataset (projected ground-truth 2D)",
+            "batch": args.batch, "optimizer": "Adam", "lr": args.lr, "lr_decay": args.lr_decay,
+            "decay_samples": args.decay_samples, "width": args.width, "blocks": args.blocks, "dropout": args.dropout,
+            "max_norm": args.max_norm or None, "flip": args.flip, "loss": "MPJPE (metres)",
+            "standardise": "per-coordinate train mean/std on inputs and targets; output root set to 0",
+            "parameters": n_params,
+        },
+        data=data_info,
+        budget=budget,
+        learning_curve=curve,
+        final={k: v for k, v in final.items() if k != "per_action"},
+        per_action=final["per_action"],
+    )
+
+
+_DATA_LINE = re.compile(r"^data: (\d+) train frames \((\d+) sequences\), (\d+) S8 frames \((\d+) sequences\)")
+
+
+def from_log(args: argparse.Namespace, raw_argv: list[str], data: str) -> "OrderedDict":
+    """The record of a stopped run, rebuilt from its printed output (the data line and one JSON line per
+    evaluation); the curve's points are exactly those the run printed."""
+    curve, info = [], {}
+    for line in Path(args.from_log).read_text().splitlines():
+        m = _DATA_LINE.match(line)
+        if m:
+            info = {"train_frames": int(m[1]), "train_sequences": int(m[2]), "eval_frames": int(m[3]),
+                    "eval_sequences": int(m[4])}
+        elif line.startswith("{") and '"cpu_minutes"' in line:
+            curve.append(json.loads(line))
+    if not curve:
+        raise SystemExit(f"baseline_mlp: {args.from_log} holds no learning-curve line")
+    n_params = sum(p.numel() for p in MLPLifter(NUM_JOINTS, args.width, args.blocks, args.dropout).parameters())
+    last = curve[-1]
+    budget = {"cpu_minutes": args.cpu_minutes, "train_cpu_s": 60 * last["cpu_minutes"],
+              "train_wall_s": last["train_wall_s"], "samples_seen": last["samples_seen"], "steps": last["steps"],
+              "stopped_at_cpu_minutes": last["cpu_minutes"],
+              "note": "stopped before its budget; rebuilt from the run's printed curve (--from-log)"}
+    return result_record(args, raw_argv, data, n_params, info, budget, curve, None,
+                         complete=last["cpu_minutes"] >= args.cpu_minutes)
 
 
 def main(argv: Optional[list[str]] = None) -> dict:
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(raw_argv)
     data = args.data or default_data()
+    if args.from_log:
+        result = from_log(args, raw_argv, data)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out} from {args.from_log}: {len(result['learning_curve'])} curve points up to "
+              f"{result['budget']['stopped_at_cpu_minutes']} CPU-minutes", flush=True)
+        return result
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -341,6 +419,14 @@ def main(argv: Optional[list[str]] = None) -> dict:
             loss_acc, loss_n = 0.0, 0
             print(json.dumps(curve[-1]), flush=True)
             next_eval += eval_every
+            # written after every evaluation, so a run stopped before its budget leaves its curve behind
+            partial = {"cpu_minutes": args.cpu_minutes, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
+                       "samples_seen": samples, "steps": steps, "stopped_at_cpu_minutes": round(train_cpu / 60, 4),
+                       "note": "written while the run was going; the run had not reached its budget"}
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result_record(
+                args, raw_argv, data, n_params, {"train_frames": int(len(x2d)), "eval_frames": int(len(v2d))},
+                partial, curve, None, complete=False), indent=2) + "\n")
 
     final = evaluate(final=True)
     curve.append({"cpu_minutes": round(train_cpu / 60, 4), "wall_s": round(time.perf_counter() - run_w0, 2),
@@ -356,36 +442,13 @@ def main(argv: Optional[list[str]] = None) -> dict:
                     "config": {"joints": NUM_JOINTS, "width": args.width, "blocks": args.blocks, "dropout": args.dropout}},
                    args.save)
 
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    result = OrderedDict(
-        benchmark="baseline_mlp (issue 10): single-frame MLP lifter, Martinez et al. 2017",
-        command=public_command(raw_argv, data),
-        git_commit=_git("rev-parse", "HEAD"),
-        git_dirty=bool(status),
-        torch=torch.__version__,
-        python=platform.python_version(),
-        cpu_model=cpu_model(),
-        cpu_count=os.cpu_count(),
-        threads=args.threads,
-        seed=args.seed,
-        config={
-            "train_subjects": TRAIN_SUBJECTS, "eval_subjects": EVAL_SUBJECTS, "inputs": "posediff load_dataset (projected ground-truth 2D)",
-            "batch": args.batch, "optimizer": "Adam", "lr": args.lr, "lr_decay": args.lr_decay,
-            "decay_samples": args.decay_samples, "width": args.width, "blocks": args.blocks, "dropout": args.dropout,
-            "max_norm": args.max_norm or None, "flip": args.flip, "loss": "MPJPE (metres)",
-            "standardise": "per-coordinate train mean/std on inputs and targets; output root set to 0",
-            "parameters": n_params,
-        },
-        data={"train_frames": int(len(x2d)), "train_sequences": n_train_seqs,
-              "eval_frames": int(len(v2d)), "eval_sequences": n_val_seqs, "load": load},
-        budget={"cpu_minutes": args.cpu_minutes, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
-                "eval_cpu_s": eval_cpu, "eval_wall_s": eval_wall, "total_wall_s": time.perf_counter() - w0,
-                "samples_seen": samples, "steps": steps, "epochs_completed": epoch,
-                "samples_per_cpu_s": samples / train_cpu if train_cpu else None},
-        learning_curve=curve,
-        final={k: v for k, v in final.items() if k != "per_action"},
-        per_action=final["per_action"],
-    )
+    data_info = {"train_frames": int(len(x2d)), "train_sequences": n_train_seqs,
+                 "eval_frames": int(len(v2d)), "eval_sequences": n_val_seqs, "load": load}
+    budget = {"cpu_minutes": args.cpu_minutes, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
+              "eval_cpu_s": eval_cpu, "eval_wall_s": eval_wall, "total_wall_s": time.perf_counter() - w0,
+              "samples_seen": samples, "steps": steps, "epochs_completed": epoch,
+              "samples_per_cpu_s": samples / train_cpu if train_cpu else None}
+    result = result_record(args, raw_argv, data, n_params, data_info, budget, curve, final, complete=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -102,3 +102,25 @@ def test_public_command_hides_data_path():
                              "--out", str(REPO / "benchmarks" / "results" / "x.json")], "/some/machine/shared/data/h36m")
     assert "/some/machine" not in cmd and "$POSEDIFF_SHARED/data/h36m" in cmd
     assert "benchmarks/results/x.json" in cmd and str(REPO) not in cmd
+
+
+def test_from_log_rebuilds_a_stopped_run(tmp_path):
+    import json
+
+    log = tmp_path / "run.log"
+    points = [{"cpu_minutes": 10.0, "wall_s": 600.0, "train_wall_s": 590.0, "samples_seen": 1000, "steps": 10,
+               "lr": 1e-3, "train_loss_mm": 80.0, "s8_mpjpe_mm": 60.0, "s8_mpjpe_action_mean_mm": 61.0},
+              {"cpu_minutes": 20.0, "wall_s": 1200.0, "train_wall_s": 1180.0, "samples_seen": 2000, "steps": 20,
+               "lr": 9e-4, "train_loss_mm": 70.0, "s8_mpjpe_mm": 55.0, "s8_mpjpe_action_mean_mm": 56.0}]
+    log.write_text("data: 1205688 train frames (464 sequences), 258712 S8 frames (120 sequences); loaded in 9 s\n"
+                   + "\n".join(json.dumps(p) for p in points) + "\n")
+    out = tmp_path / "mlp.json"
+    res = bm.main(["--data", str(tmp_path), "--cpu-minutes", "140", "--out", str(out), "--from-log", str(log)])
+    assert res["complete"] is False and res["budget"]["stopped_at_cpu_minutes"] == 20.0
+    assert res["final"]["mpjpe_action_mean_mm"] == 56.0 and res["final"]["p_mpjpe_action_mean_mm"] is None
+    assert res["learning_curve"] == points and res["data"]["eval_sequences"] == 120
+    assert "--from-log" not in res["command"] and "$POSEDIFF_SHARED" in res["command"]
+    assert json.loads(out.read_text())["complete"] is False
+    with pytest.raises(SystemExit, match="no learning-curve line"):
+        (tmp_path / "empty.log").write_text("nothing\n")
+        bm.main(["--data", str(tmp_path), "--out", str(out), "--from-log", str(tmp_path / "empty.log")])
