@@ -128,7 +128,7 @@ class EvaluationReport:
         if not aggs:
             return []
         lines = [f"## Over time: velocity and acceleration errors, step {t['step']}", "",
-                 f"Computed on the output sequences ({t['description']}).", "",
+                 t["description"][:1].upper() + t["description"][1:] + ".", "",
                  "| " + kind + " | " + " | ".join(f"{AGGREGATORS[a]['label']} {lab}" for a in aggs
                                                    for lab in t["metric_definitions"].values()) + " |",
                  "|---|" + "---:|" * (len(aggs) * len(t["metric_definitions"]))]
