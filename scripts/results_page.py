@@ -91,6 +91,11 @@ def prompts_section(fp1, fp1_paper, d3dp) -> list[str]:
         L.append(f"Deployable, the prompts {verdict} at this budget: the best FinePOSE variant is "
                  f"{best - base:+.1f} mm against the same backbone without prompts"
                  + (" — with pretrained language as well as without." if ml is not None else ".")
+                 + (f" Pretrained language against the random tower: {_val(ml, 'P-Agg') - _val(fp1, 'P-Agg'):+.1f} mm "
+                    f"deployable, {_val(ml_paper, 'P-Agg') - _val(fp1_paper, 'P-Agg'):+.1f} mm with the ground-truth "
+                    "label (the two FinePOSE rows also differ in whether the prompt modifiers are trained; one training "
+                    "seed each, and the spread between training seeds was not measured)."
+                    if ml is not None and ml_paper is not None else "")
                  + " The shipped FinePOSE trained on for a second stage; D3DP has not been given that second stage, "
                  "so the two shipped models are not an equal-budget comparison.")
         L.append("")
