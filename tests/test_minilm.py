@@ -188,3 +188,14 @@ def test_preset_prompts_pool_at_the_action_sep_and_checkpoints_do_not_store_the_
     regen = set(regenerable_keys(lifter, lifter.spec))
     tower = {k for k in lifter.state_dict() if ".text_encoder.tower." in k}
     assert tower and tower <= regen
+
+
+def test_copy_state_checks_shapes_and_casts():
+    from posediff.text_encoders.state import copy_state
+
+    net = torch.nn.Linear(3, 2)
+    good = {"weight": torch.ones(2, 3, dtype=torch.float64), "bias": torch.zeros(2)}
+    copy_state(net, good, "file vs module")
+    assert torch.equal(net.weight, torch.ones(2, 3)) and net.weight.dtype == torch.float32
+    with pytest.raises(CheckpointError, match=r"shape mismatch \(file vs module\): weight \(3, 2\) vs \(2, 3\)"):
+        copy_state(net, {"weight": torch.ones(3, 2), "bias": torch.zeros(2)}, "file vs module")

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from ..errors import CheckpointError, DependencyError, InputError, SpecError
 from ..interfaces import TextEncoder
 from ..registry import register
+from .state import copy_state
 from .wordpiece import WordPieceTokenizer
 
 __all__ = ["BertTextTower", "MiniLMTextEncoder", "read_safetensors", "minilm_model_dir"]
@@ -288,12 +289,7 @@ class MiniLMTextEncoder(TextEncoder):
         if missing or extra:
             raise CheckpointError(f"weights: {folder / 'model.safetensors'} does not fit config.json: missing "
                                   f"{missing[:5]}{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}")
-        bad = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if state[k].shape != v.shape]
-        if bad:
-            raise CheckpointError(f"weights: shape mismatch (file vs config): {'; '.join(bad[:5])}")
-        with torch.no_grad():
-            for k, v in self.tower.state_dict(keep_vars=True).items():
-                v.copy_(state[k].to(v.dtype))
+        copy_state(self.tower, state, "file vs config")
 
     def train(self, mode: bool = True) -> "MiniLMTextEncoder":
         """Always eval mode (frozen; no dropout)."""

@@ -9,6 +9,7 @@ from torch import Tensor
 from ..errors import CheckpointError, InputError, SpecError
 from ..registry import register
 from .clip_tower import TEXT_KEY_PREFIXES, TowerTextEncoder, bpe_tokenizer, require_open_clip, warn_once
+from .state import copy_state
 
 __all__ = ["OpenCLIPTextEncoder", "load_clip_state_dict"]
 
@@ -137,9 +138,4 @@ class OpenCLIPTextEncoder(TowerTextEncoder):
                 f"weights: {where} has text keys this {self.layers}-layer tower does not have: {shown} "
                 "(set layers/width/heads to the checkpoint's architecture)"
             )
-        bad = [f"{k} {tuple(text[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if text[k].shape != v.shape]
-        if bad:
-            raise CheckpointError(f"weights: shape mismatch (checkpoint vs encoder): {'; '.join(bad[:5])}")
-        with torch.no_grad():
-            for k, v in self.tower.state_dict(keep_vars=True).items():
-                v.copy_(text[k].to(v.dtype))
+        copy_state(self.tower, text, "checkpoint vs encoder")
