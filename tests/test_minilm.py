@@ -19,6 +19,13 @@ TEXTS = ["A person", "Walking the dog", "head, arm; Leg!", "Ça va? naïve café
          "a 2nd test:  tabs\tand\nnewlines", "日本語 text", "x" * 120, "Phoning", ""]
 
 
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """The reference libraries read the installed folder only: never a model hub."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
 @pytest.fixture(scope="module")
 def encoder():
     if not HAS_MINILM:
@@ -124,7 +131,7 @@ def test_tokenizer_matches_the_reference_tokenizer(encoder):
     transformers = pytest.importorskip("transformers", reason="reference tokenizer (transformers) not installed")
     from posediff.text_encoders.minilm import minilm_model_dir
 
-    ref = transformers.AutoTokenizer.from_pretrained(str(minilm_model_dir()))
+    ref = transformers.AutoTokenizer.from_pretrained(str(minilm_model_dir()), local_files_only=True)
     for text in TEXTS:
         expected = ref(text)["input_ids"]
         got = encoder.tokenize([text])[0].tolist()
@@ -137,7 +144,7 @@ def test_sentence_vectors_match_sentence_transformers(encoder):
     st = pytest.importorskip("sentence_transformers", reason="reference (sentence-transformers) not installed")
     from posediff.text_encoders.minilm import minilm_model_dir
 
-    model = st.SentenceTransformer(str(minilm_model_dir()), device="cpu")
+    model = st.SentenceTransformer(str(minilm_model_dir()), device="cpu", local_files_only=True)
     texts = [t for t in TEXTS if t][:7]
     ref = torch.as_tensor(model.encode(texts))
     torch.testing.assert_close(encoder.sentence_embedding(texts), ref, atol=2e-6, rtol=0)
