@@ -531,6 +531,14 @@ def streaming_markdown(st: dict) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- streaming
+def stream_config(cfg: str) -> tuple[str, int, int, bool, str, int]:
+    """``MODEL:H=..,M=..,flip=on|off,agg=..,lookahead=..`` → (model, H, M, flip, aggregator, look-ahead)."""
+    name, _, rest = cfg.partition(":")
+    kv = dict(item.split("=") for item in rest.split(",") if item)
+    return (name, int(kv.get("H", 1)), int(kv.get("M", 1)), kv.get("flip", "off") == "on", kv.get("agg", "mean"),
+            int(kv.get("lookahead", 4)))
+
+
 def bench_streaming(args, log) -> dict:
     """Frames per second and MPJPE of the streaming API against offline lifting, on S8 sequences."""
     from posediff.streaming import StreamingLifter
@@ -541,11 +549,7 @@ def bench_streaming(args, log) -> dict:
     seqs = [s for s in ds if s.x3d is not None][:: max(1, len(ds) // args.stream_sequences)][:args.stream_sequences]
     runs = []
     for cfg in args.stream_configs.split(";"):
-        name, _, rest = cfg.partition(":")
-        kv = dict(item.split("=") for item in rest.split(",") if item)
-        H, M, flip = int(kv.get("H", 1)), int(kv.get("M", 1)), kv.get("flip", "off") == "on"
-        agg = kv.get("agg", "mean")
-        look = int(kv.get("lookahead", 4))
+        name, H, M, flip, agg, look = stream_config(cfg)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lifter = posediff.load(name, device=str(DEVICE))
@@ -595,11 +599,7 @@ def bench_streaming_tracks(seqs: list, args, log) -> list[dict]:
     frame rate per track (video frames/s the lifter keeps up with for K people) and the person-frames/s."""
     from posediff.streaming import StreamingLifter
 
-    cfg = args.stream_configs.split(";")[0]
-    name, _, rest = cfg.partition(":")
-    kv = dict(item.split("=") for item in rest.split(",") if item)
-    H, M, flip = int(kv.get("H", 1)), int(kv.get("M", 1)), kv.get("flip", "off") == "on"
-    agg, look = kv.get("agg", "mean"), int(kv.get("lookahead", 4))
+    name, H, M, flip, agg, look = stream_config(args.stream_configs.split(";")[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lifter = posediff.load(name, device=str(DEVICE))
