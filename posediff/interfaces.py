@@ -160,6 +160,11 @@ class Backbone(Component):
 
     __posediff_kind__ = "backbone"
     hook_points: tuple[str, ...] = ()
+    frame_parameters: tuple[str, ...] = ()
+    """Names of parameters (relative to the backbone) whose axis 1 runs over the T frames of the receptive
+    field, e.g. a temporal positional embedding ``(1, T, C)``. ``posediff train --init`` resamples them
+    (linear interpolation in time) when the initial weights were trained with another clip length, see
+    :func:`posediff.training.transfer.resample_frames`. Empty: nothing in the backbone depends on T."""
 
     def check_inputs(self, x2d: Tensor, y_t: Tensor, t: Tensor, frames: Optional[int] = None) -> None:
         """The checks every backbone's ``forward`` makes first (InputError with the shapes expected).

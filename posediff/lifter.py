@@ -21,6 +21,7 @@ from .component_spec import component_spec
 from .errors import InputError
 from .geometry.skeletons import Skeleton
 from .interfaces import Conditioning
+from .precision import PRECISIONS, resolve_precision
 from .validation import as_tensor, check_finite, check_shape
 
 __all__ = ["PoseLifter", "CACHE_BLOCK_BYTES"]
@@ -56,7 +57,8 @@ class PoseLifter(nn.Module):
             every matmul hits the CPU's bf16 kernels (AVX512-BF16 / AMX) without autocast
             re-casting weights and activations at every call; the input stage, the output head,
             the prompt branch and all sampler arithmetic stay fp32 (see ``docs/performance.md``).
-            A backbone without a ``keep_fp32`` attribute falls back to bf16 autocast.
+            A backbone without a ``keep_fp32`` attribute falls back to bf16 autocast. ``"auto"``: bf16
+            where this machine runs it faster than fp32, else fp32 (:attr:`effective_precision`).
         max_rows: Largest denoiser batch (clips × copies) per call; 0 = unlimited (a hard memory bound).
             On CPU, sampling is also cache-blocked (:attr:`block_rows`); both give the same samples.
 
@@ -150,7 +152,7 @@ class PoseLifter(nn.Module):
         return f"spec={name!r}, skeleton={self.skeleton.name!r}, frames={self.frames}"
 
     def _autocast(self):
-        if self.precision == "bf16":
+        if self.effective_precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -186,7 +188,7 @@ class PoseLifter(nn.Module):
         return self.backbone(x2d, y_t, t, cond, self.site_map)
 
     # ------------------------------------------------------------------ fast sampling
-    def fast_sampling(self, precision: str = "bf16", compile: bool = False, fuse: bool = True,
+    def fast_sampling(self, precision: str = "auto", compile: bool = False, fuse: bool = True,
                       block_rows: int | str = "auto") -> "PoseLifter":
         """Switch sampling to the fast path.
 
@@ -195,7 +197,9 @@ class PoseLifter(nn.Module):
 
         Args:
             precision: ``"bf16"`` samples with a bf16 copy of the denoiser whose weights are cast once
-                (see the class docstring); ``"fp32"`` with the modules themselves.
+                (see the class docstring); ``"fp32"`` with the modules themselves; ``"auto"`` (default) bf16
+                where this machine runs bf16 matmuls faster than fp32 (AVX512-BF16, AMX, GPUs), fp32
+                elsewhere (an AVX2-only CPU, where bf16 is several times slower), see :mod:`posediff.precision`.
             compile: Run the sampling denoiser through ``torch.compile`` (compilation takes minutes on
                 a small CPU, once per input shape; see ``docs/performance.md`` for whether it pays).
             fuse: With bf16 on CPU, swap oneDNN kernels with fused bias / GELU / residual add into the
@@ -206,8 +210,8 @@ class PoseLifter(nn.Module):
         Returns:
             ``self``.
         """
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"precision must be 'fp32' or 'bf16'; got {precision!r}")
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {list(PRECISIONS)}; got {precision!r}")
         if block_rows != "auto" and (not isinstance(block_rows, int) or isinstance(block_rows, bool)
                                      or block_rows < 0):
             raise InputError(f"block_rows must be 'auto' or an integer >= 0; got {block_rows!r}")
@@ -216,6 +220,12 @@ class PoseLifter(nn.Module):
         self.compile_sampling = bool(compile)
         self.fuse_kernels = bool(fuse)
         return self
+
+    @property
+    def effective_precision(self) -> str:
+        """The precision sampling runs in on this machine: :attr:`precision` with ``"auto"`` resolved
+        (:func:`posediff.precision.resolve_precision`; the probe runs once per process)."""
+        return resolve_precision(self.precision, self.device)
 
     def _weights_stamp(self) -> tuple:
         params = list(self.backbone.parameters()) + list(self.sites.parameters())
@@ -230,8 +240,9 @@ class PoseLifter(nn.Module):
         parts the backbone lists in ``keep_fp32`` stay fp32. Otherwise the modules themselves.
         """
         keep = getattr(self.backbone, "keep_fp32", None)
-        cast = self.precision == "bf16" and keep is not None
-        autocast = self.precision == "bf16" and not cast
+        bf16 = self.effective_precision == "bf16"
+        cast = bf16 and keep is not None
+        autocast = bf16 and not cast
         if not cast and not self.compile_sampling:
             return self._run_backbone, autocast
         key = (cast, self.compile_sampling, self.fuse_kernels)
@@ -399,7 +410,7 @@ class PoseLifter(nn.Module):
             cond = self.condition(actions, b)
             # bf16: a weight-cast copy (no autocast); backbones without keep_fp32 get autocast
             run, autocast = self._sampling_runner()
-            stream = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            stream = torch.bfloat16 if self.effective_precision == "bf16" else torch.float32
 
             def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
                 with torch.inference_mode(), (self._autocast() if autocast else contextlib.nullcontext()):

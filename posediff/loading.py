@@ -15,6 +15,7 @@ from .build import build
 from .checkpoints import load_state_into, read_checkpoint, state_dict_of
 from .devices import pick_device
 from .errors import InputError
+from .text_encoders.clip_tower import expect_external_weights
 from .sources import ModelSource, locate
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -38,7 +39,10 @@ def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     """
     data = read_checkpoint(path)
     state_dict_of(data, path)
-    lifter = build(data["spec"], overrides=overrides)
+    # trained weights: the text tower is the one the model was trained with (the offline tower's warning
+    # about random weights is for untrained builds only)
+    with expect_external_weights():
+        lifter = build(data["spec"], overrides=overrides)
     load_state_into(lifter, path, data)
     lifter.eval()
     return lifter

@@ -14,6 +14,7 @@ import torch
 import posediff
 from posediff.errors import InputError
 from posediff.nn.attention import attention, eager_attention
+from tolerances import reduction_tolerance
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -256,7 +257,14 @@ def test_clip_tower_benchmark_our_tower_equals_open_clips(tmp_path):
 
     res = clip_tower.main(["--smoke", "--out", str(tmp_path / "ct.json")])
     (r,) = res["towers"].values()
-    assert r["max_abs_diff"] < 1e-6
+    # Two implementations of the same fp32 network: agreement up to rounding, by an amount that depends on
+    # the CPU's kernels (2.1e-6 was seen on an AVX2-only AMD EPYC, 0.0 on a Xeon with AMX). The smoke tower
+    # is 1 layer of width W = 32: its longest reduction is the MLP's 4·W = 128 inputs, and a layer chains
+    # five reductions (qkv, scores, values, output projection, MLP) plus the LayerNorms' two; the states are
+    # LayerNorm outputs of magnitude ~1 (scale 4 covers their largest entries).
+    w, layers = r["width"], r["layers"]
+    bound = reduction_tolerance(torch.float32, terms=4 * w, depth=7 * layers, scale=4.0)
+    assert r["max_abs_diff"] <= bound, (r["max_abs_diff"], bound)
     assert r["forward"]["posediff_s"] > 0 and r["forward_backward"]["open_clip_s"] > 0
     assert json.loads((tmp_path / "ct.json").read_text())["smoke"] is True
 

@@ -194,6 +194,27 @@ def test_lift_without_weights_uses_the_shipped_h36m_model(capsys, tmp_path):
     assert res.metadata["weights"] == "h36m" and res.metadata["model"] == "finepose-small-h36m"
 
 
+def test_lift_with_no_usable_joint_is_an_error_and_writes_nothing(capsys, tmp_path, tiny_ckpt):
+    """Every coordinate NaN: nothing can be lifted, so exit 2 with one line and no output file (issue 22;
+    it used to warn, print 'lifted 0 of 60 frame(s)', exit 0 and write an empty .npz)."""
+    kp = tmp_path / "nan.npy"
+    np.save(kp, np.full((60, 17, 2), np.nan, np.float32))
+    out = tmp_path / "p.npz"
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--out", str(out), "--quiet")
+    assert code == 2 and "nothing to lift" in one_line_error(err, "lift")
+    assert not out.exists() and "lifted" not in stdout
+
+
+def test_shipped_weights_load_without_the_random_tower_warning():
+    """The shipped model's text tower is the one it was trained with: loading it does not warn that the
+    tower is random (issue 22: every lift printed 'NOT CLIP ... fine for tests and demos')."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        posediff.load("h36m")
+    assert not [w for w in caught if "NOT CLIP" in str(w.message)]
+
+
 def test_missing_checkpoint_exit_3(capsys, tmp_path):
     kp = _write_keypoints(tmp_path)
     code, _, err = run(capsys, "lift", str(kp), "--weights", str(tmp_path / "nope.pt"), "--image-size", "9", "9")

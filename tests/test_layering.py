@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "posediff"
 
 LAYERS: list[tuple[str, ...]] = [
     # 0 foundation: no posediff imports beyond this layer
-    ("errors", "_version", "validation", "devices", "registry", "geometry", "nn", "presets", "checkpoints", "assets"),
+    ("errors", "_version", "validation", "devices", "precision", "registry", "geometry", "nn", "presets", "checkpoints", "assets"),
     # 1 contracts and file formats
     ("interfaces", "sampling", "spec", "weights"),
     # 2 components and the leaf libraries they sit beside

@@ -106,6 +106,9 @@ class MixSTEBackbone(Backbone):
         self.head_norm = nn.LayerNorm(dim, eps=head_norm_eps)
         self.head = nn.Linear(dim, 3)
 
+    frame_parameters: tuple[str, ...] = ("temporal_pos",)
+    """The temporal positional embedding ``(1, T, C)`` is the only parameter sized by the receptive field."""
+
     keep_fp32: tuple[str, ...] = ("embed", "spatial_pos", "time_embed", "head_norm", "head")
     """Parts that a reduced-precision inference copy keeps in fp32 (input stage and output head: cheap,
     and they set the precision of the noisy input and of x̂0); see ``PoseLifter`` precision ``"bf16"``.

@@ -25,7 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "  posediff evaluate runs/h36m --data h36m:/data/h36m --subjects S8 --protocol both\n"
                "  posediff evaluate runs/h36m --data 3dhp:/data/mpi_inf_3dhp_test --subjects TS5,TS6\n"
                "  posediff evaluate model.pt --data synthetic --hypotheses 20 --steps 10\n"
-               "  posediff evaluate runs/h36m --protocol both --fast   (bf16 sampling, recorded in the report)",
+               "  posediff evaluate runs/h36m --protocol both --fast   (bf16 sampling where this CPU runs it faster; recorded)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", metavar="RUN_DIR_OR_WEIGHTS",
@@ -43,11 +43,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, metavar="M", help="sampler steps (default: the model's)")
     p.add_argument("--batch-size", type=int, default=8, metavar="B",
                    help="windows per sampler call (default 8; speed only, the numbers do not depend on it)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default=None,
-                   help="sampling precision: fp32 (the reference; presets' default) or bf16 (a bf16 copy of the "
-                        "denoiser, ~2x faster on CPUs with AVX512-BF16/AMX; MPJPE within ~0.15 mm of fp32); default: "
-                        "the model's own. The report records it")
-    p.add_argument("--fast", action="store_true", help="shorthand for --precision bf16")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
+                   help="sampling precision: fp32 (the reference; presets' default), bf16 (a bf16 copy of the "
+                        "denoiser, ~2x faster on CPUs with AVX512-BF16/AMX, several times slower on AVX2-only "
+                        "CPUs; MPJPE within ~0.15 mm of fp32) or auto (bf16 where this machine runs it faster, "
+                        "else fp32); default: the model's own. The report records the one used")
+    p.add_argument("--fast", action="store_true", help="shorthand for --precision auto")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="batches scored in parallel threads with one intra-op thread each (default 0 = auto: one "
                         "per core torch uses on CPU, 1 on GPU; speed only, the numbers do not depend on it)")
@@ -81,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import describe_data, evaluate_protocols, load_model
     from ..training.datasets import default_subjects, load_dataset, parse_data
 
-    if args.fast and args.precision not in (None, "bf16"):
-        raise InputError(f"--fast means --precision bf16; got --precision {args.precision}")
-    precision = "bf16" if args.fast else args.precision
+    if args.fast and args.precision not in (None, "auto"):
+        raise InputError(f"--fast means --precision auto; got --precision {args.precision}")
+    precision = "auto" if args.fast else args.precision
     lifter, info = load_model(args.source, checkpoint=args.checkpoint, overrides=list(args.set) or None,
                               device=args.device)
     tc = info.get("train_config") or {}

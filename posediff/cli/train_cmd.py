@@ -31,7 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "train",
         help="train a lifter on synthetic, Human3.6M or MPI-INF-3DHP data (resumable, DDP)",
         description="Train a lifter with the x0 objective. --recipe cpu (the default on a CPU) spends a CPU "
-                    "budget well: 64 clips per step, lr 1e-3 with warm-up and cosine decay, bf16 autocast, "
+                    "budget well: 64 clips per step, lr 1.5e-3 with warm-up and cosine decay, bf16 autocast where "
+                    "the CPU runs it faster (--amp auto), "
                     "random clip offsets, EMA weights, light 2D noise and joint drop-out. --recipe official "
                     "(the default on CUDA) is the FinePOSE/D3DP recipe (AdamW lr 6e-5 × 0.993 per epoch, "
                     "weight decay 0.1, 4 clips per step, flip augmentation). Options given explicitly win "
@@ -58,7 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="continue the run in RUN_DIR from its newest readable checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="spec override, e.g. --set backbone.drop_path=0.1 (repeatable; new runs only)")
-    p.add_argument("--init", metavar="WEIGHTS", help="initialise a new run from a posediff checkpoint")
+    p.add_argument("--init", metavar="WEIGHTS", help="initialise a new run from a posediff checkpoint or shipped weights (e.g. h36m); a model trained with another clip length is resampled in time (docs/training.md)")
     p.add_argument("--recipe", choices=["auto", "cpu", "official"], default="auto",
                    help="bundle of training settings: 'cpu' (budget recipe), 'official' (paper recipe) or "
                         "'auto' (default: cpu on a CPU, official on CUDA); ignored with --resume")
@@ -96,7 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (default 0.1)")
     o.add_argument("--official-grad", action="store_true", default=None,
                    help="back-propagate MPJPE²/2 as the official loss.backward(loss) does")
-    o.add_argument("--amp", choices=["none", "bf16", "fp16"], help="autocast dtype (default none; fp16 needs CUDA)")
+    o.add_argument("--amp", choices=["none", "auto", "bf16", "fp16"],
+                   help="autocast dtype (default none; the cpu recipe's auto = bf16 only where this CPU runs it "
+                        "faster than fp32; fp16 needs CUDA); a resumed run may change it")
     o.add_argument("--seed", type=int, help="seed of python/numpy/torch (default 1)")
     o.add_argument("--shuffle-seed", type=int, help="seed of the clip order (default 1234)")
     b = p.add_argument_group("budgets, checkpoints and logs")

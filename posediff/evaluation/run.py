@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..precision import describe_precision
 from ..training.datasets import accepted_actions
 from .protocols import AGGREGATORS, METRICS, PROTOCOLS, Protocol
 from .report import EvaluationReport
@@ -190,7 +191,8 @@ def evaluate_protocols(
     if precision is not None:
         lifter.fast_sampling(precision, compile=lifter.compile_sampling, fuse=lifter.fuse_kernels,
                              block_rows=lifter.block_rows)
-    used_precision = str(lifter.precision)
+    asked_precision, used_precision = str(lifter.precision), lifter.effective_precision
+    precision_detail = describe_precision(asked_precision, lifter.device)
     threads = torch.get_num_threads()
 
     def tasks():
@@ -264,13 +266,15 @@ def evaluate_protocols(
         lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels = previous
         if bar is not None:
             bar.close()
-    sampling = {"precision": used_precision, "batch_size": batch_size, "workers": n_workers,
+    sampling = {"precision": used_precision, "precision_choice": precision_detail, "batch_size": batch_size, "workers": n_workers,
                 "threads": 1 if n_workers > 1 else threads,
                 "noise": f"drawn in blocks of {NOISE_BLOCK} windows (independent of batch size and workers)"
                 if n_draws is not None else f"drawn per sampler call of {batch_size} windows"}
     if used_precision == "bf16":
-        base_notes.append("sampled in bf16 (precision='bf16', CLI --fast): a bf16 copy of the denoiser, fp32 input "
+        base_notes.append(f"sampled in {precision_detail}: a bf16 copy of the denoiser, fp32 input "
                           "stage, output head, prompts and sampler arithmetic; fp32 is the reference precision")
+    elif asked_precision == "auto":
+        base_notes.append(f"sampled in {precision_detail}")
 
     temporal_results = temporal.results()
     wall = time.monotonic() - t0

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from ..precision import PRECISIONS as _PRECISIONS
 
 
 
@@ -19,7 +20,7 @@ blocks of this many windows, in exactly the order sampler calls of ``NOISE_BLOCK
 (batch size 8 was the default before batch size and noise were decoupled), so ``batch_size`` and
 ``workers`` change the speed, never the samples (beyond float rounding of differently sized batches)."""
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = _PRECISIONS
 """Sampling precisions of :func:`evaluate_protocols` (``precision=``; CLI ``--precision``, ``--fast``)."""
 
 

@@ -234,6 +234,12 @@ def lift(
             mask_out[c, s:e] = present
         segs_of.append(per)
 
+    if not clips:
+        raise InputError(
+            f"nothing to lift: no frame of {'any person' if C > 1 else 'the input'} ({N} frame(s)) has a joint "
+            f"above the confidence threshold {float(threshold):g} (all coordinates missing or NaN, or every "
+            "confidence below it); check the input file, its --format, or lower --threshold"
+        )
     H_eff = int(hypotheses) if hypotheses is not None else int(getattr(model.sampler, "hypotheses", 1))
     pred = np.zeros((len(clips), F, J, 3), np.float32)
     hyp_pred = np.zeros((len(clips), H_eff, F, J, 3), np.float32) if keep_hypotheses else None

@@ -22,11 +22,11 @@ LIFTER_KEYS: dict[str, tuple[Any, Any]] = {
     "skeleton": (str, "h36m-17"),
     "frames": (int, 243),
     "dim": (int, 512),
-    "precision": (Literal["fp32", "bf16"], "fp32"),
+    "precision": (Literal["fp32", "bf16", "auto"], "fp32"),
     "max_rows": (int, 0),
 }
-"""``[lifter]`` keys: the context keys plus run-time settings. ``precision``: autocast dtype of
-sampling on CPU/GPU; ``max_rows``: largest denoiser batch (clips × hypotheses) per call, 0 = no
+"""``[lifter]`` keys: the context keys plus run-time settings. ``precision``: dtype of sampling on
+CPU/GPU (``"auto"``: bf16 where this machine runs it faster, see :mod:`posediff.precision`); ``max_rows``: largest denoiser batch (clips × hypotheses) per call, 0 = no
 chunking (bounds peak memory)."""
 
 FUSION_SITE_KEYS = ("at", "residual", "blocks")

@@ -52,6 +52,6 @@ class OfflineTextEncoder(TowerTextEncoder):
         self.tower.init_weights(torch.Generator().manual_seed(seed))
         warn_once(
             "offline-random",
-            "text_encoder 'offline' is a small randomly initialised tower, NOT CLIP: prompts carry no "
-            "language meaning (fine for tests and demos).",
+            "text_encoder 'offline' is a small seeded random tower, NOT CLIP: prompts carry no pretrained "
+            "language (a model trained with it learns to use it as it is; docs/training.md).",
         )

@@ -49,8 +49,12 @@ class TrainConfig:
             also learns the label-free (deployable) input. Official: 0.
         official_grad: Back-propagate ½·MPJPE² instead of MPJPE: the official ``loss.backward(loss)``
             seeds autograd with the loss value (reference §6.1).
-        amp: Autocast of the training forward pass: ``"none"``, ``"bf16"`` (CPU or GPU) or ``"fp16"``
-            (GPU only, with a gradient scaler). Official: none.
+        amp: Autocast of the training forward pass: ``"none"``, ``"auto"`` (bf16 where this machine runs
+            bf16 matmuls faster than fp32, measured by :func:`posediff.precision.bf16_speedup`, else none;
+            resolved by every invocation, so a run resumed on another kind of CPU follows it), ``"bf16"`` (CPU
+            or GPU) or ``"fp16"`` (GPU only, with a gradient scaler). Official: none. A resumed run may change
+            it (a machine setting: bf16 is 9× slower on a CPU without bf16 units); from then on it continues
+            in the new precision.
         seed: Seed of python/numpy/torch, the model's initialisation and the diffusion noise (official 1).
         shuffle_seed: Seed of the clip order (official 1234).
         max_steps: Stop after this many optimizer steps in total (0 = no limit).
@@ -99,7 +103,7 @@ class TrainConfig:
     use_actions: bool = True
     action_dropout: float = 0.0
     official_grad: bool = False
-    amp: Literal["none", "bf16", "fp16"] = "none"
+    amp: Literal["none", "auto", "bf16", "fp16"] = "none"
     seed: int = 1
     shuffle_seed: int = 1234
     max_steps: int = 0
@@ -162,8 +166,8 @@ class TrainConfig:
         if not isinstance(self.noise_2d, (int, float)) or isinstance(self.noise_2d, bool) \
                 or not 0.0 <= self.noise_2d <= 1.0:
             raise InputError(f"noise_2d must be a number in [0, 1] (normalised units); got {self.noise_2d!r}")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise InputError(f"amp must be 'none', 'bf16' or 'fp16'; got {self.amp!r}")
+        if self.amp not in ("none", "auto", "bf16", "fp16"):
+            raise InputError(f"amp must be 'none', 'auto', 'bf16' or 'fp16'; got {self.amp!r}")
         if not isinstance(self.max_minutes, (int, float)) or self.max_minutes < 0:
             raise InputError(f"max_minutes must be a number >= 0; got {self.max_minutes!r}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
@@ -201,16 +205,16 @@ CORE_FIELDS: tuple[str, ...] = (
     "data", "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "micro_batch", "lr",
     "lr_decay",
     "weight_decay", "betas", "eps", "flip", "random_offset", "use_actions", "action_dropout", "official_grad",
-    "amp", "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
+    "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
     "schedule_steps", "ema_decay", "noise_2d", "joint_dropout",
 )
 """Settings that define the trajectory of a run; a resumed run keeps the stored values."""
 
 BUDGET_FIELDS: tuple[str, ...] = (
     "epochs", "max_steps", "max_minutes", "checkpoint_every", "keep_every", "val_every", "val_windows",
-    "log_every", "device", "progress",
+    "log_every", "device", "progress", "amp",
 )
-"""Settings a resumed run may change (budgets, logging, device)."""
+"""Settings a resumed run may change (budgets, logging, device, and the precision, which follows the machine)."""
 
 
 def _as_list(name: str, v: Any) -> list[str]:
@@ -230,10 +234,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "official": {},
     # The CPU-budget recipe, chosen by the committed sweep (benchmarks/results/recipe_sweep.json,
     # docs/training.md): many clips per step with a large, warmed-up, cosine-decayed learning rate, bf16
-    # autocast, random clip offsets, EMA weights, and light detector-like 2D augmentation.
+    # autocast where the CPU runs bf16 faster (amp "auto": fp32 on an AVX2-only CPU, where bf16 trains 12x
+    # slower), random clip offsets, EMA weights, and light detector-like 2D augmentation.
     "cpu": {
         "batch_size": 64, "lr": 1.5e-3, "lr_schedule": "cosine", "warmup_steps": 300, "final_lr_ratio": 0.01,
-        "amp": "bf16", "random_offset": True, "ema_decay": 0.999, "noise_2d": 0.004, "joint_dropout": 0.02,
+        "amp": "auto", "random_offset": True, "ema_decay": 0.999, "noise_2d": 0.004, "joint_dropout": 0.02,
         "action_dropout": 0.5,
     },
 }

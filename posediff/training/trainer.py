@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import checkpoint_dir, checkpoint_files, load_state_into, save_checkpoint
+from ..checkpoints import checkpoint_dir, checkpoint_files, save_checkpoint
 from ..data.clips import TrainingClips, epoch_permutation
 from ..errors import InputError
 from ..sources import locate
@@ -33,6 +33,8 @@ from .ema import WeightEMA
 from .logging import RunLogger
 from .results import StepInfo, TrainResult
 from .schedule import cosine_lr
+from .transfer import load_init_weights
+from ..precision import autocast_dtype_for, bf16_speedup
 from .state import capture_rng, find_resume_checkpoint, restore_rng
 from .validation import (LossModule, build_lifter, dropout_mask, invalidate_caches, merge_config, seed_all,
                          set_train_mode, unused_parameters, val_windows, validation_mpjpe, write_json)
@@ -95,13 +97,19 @@ class Trainer:
                 where = locate(init_weights)
                 if where.weights is None:
                     raise InputError(f"init_weights: {where.label!r} is a spec, not weights")
-                load_state_into(self.lifter, where.weights)
+                self.notes += load_init_weights(self.lifter, where.weights)
         self.dev = self.info.device
         self.lifter.to(self.dev)
         invalidate_caches(self.lifter)
         if cfg.amp == "fp16" and self.dev.type != "cuda":
-            raise InputError(f"amp='fp16' must run on a CUDA device; got device {self.dev.type!r} (use amp='bf16' "
-                             "on CPU)")
+            raise InputError(f"amp='fp16' must run on a CUDA device; got device {self.dev.type!r} (use amp='auto' "
+                             "or 'bf16' on CPU)")
+        # 'auto': bf16 autocast only where this machine runs bf16 faster than fp32 (posediff.precision)
+        self.amp_dtype = autocast_dtype_for(cfg.amp, self.dev)
+        self.amp_used = {None: "none", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
+        if cfg.amp in ("auto", "bf16") and self.dev.type == "cpu":
+            self.notes.append(f"precision: amp={cfg.amp!r} trains with {self.amp_used} autocast here (bf16 matmul "
+                              f"measured {bf16_speedup(self.dev):.2f}× fp32 on this CPU)")
         if cfg.batch_size % self.info.world_size:
             raise InputError(f"batch_size ({cfg.batch_size}) must be a multiple of the number of processes "
                              f"({self.info.world_size})")
@@ -235,10 +243,9 @@ class Trainer:
 
     def amp_context(self):
         """The autocast context of a forward pass (a null context without mixed precision)."""
-        if self.cfg.amp == "none":
+        if self.amp_dtype is None:
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
-        return torch.autocast(device_type=self.dev.type, dtype=dtype)
+        return torch.autocast(device_type=self.dev.type, dtype=self.amp_dtype)
 
     def lr_for(self, done: int) -> float:
         """The cosine schedule's lr after ``done`` steps."""
@@ -451,7 +458,8 @@ class Trainer:
                 "final_loss": self.last_loss, "best_val_mpjpe_mm": self.best_metric, "best_step": self.best_step,
                 "wall_s": round(wall, 1), "total_wall_s": round(self.prev_elapsed + wall, 1),
                 "resumed_from": None if self.ckpt_path is None else str(self.ckpt_path),
-                "world_size": info.world_size, "device": str(self.dev), "notes": self.notes,
+                "world_size": info.world_size, "device": str(self.dev), "amp": self.cfg.amp,
+                "amp_used": self.amp_used, "notes": self.notes,
             })
             loss = self.last_loss if self.last_loss is None else round(self.last_loss, 5)
             best = "n/a" if self.best_metric is None else f"{self.best_metric:.1f} mm"
