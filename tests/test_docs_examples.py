@@ -120,3 +120,14 @@ def test_shown_values_are_read():
     )
     assert shown_values(code) == [("posediff.list_components('aggregator')", ["a", "b"]),
                                   ("tuple(x.shape)", (150, 17, 3))]
+
+
+def test_plugins_page_shows_the_real_pyproject():
+    """docs/plugins.md's packaging block is plugins/posediff-dpm/pyproject.toml (less its pytest settings):
+    the page once said setuptools>=68 and 'a preset may be a dict, a callable…' where the real file and the
+    code disagree (issue 22)."""
+    text = (REPO / "docs" / "plugins.md").read_text()
+    block = re.search(r"```toml\n(\[build-system\].*?)```", text, re.S).group(1)
+    real = (REPO / "plugins" / "posediff-dpm" / "pyproject.toml").read_text()
+    assert block.strip() == real[:real.index("[tool.pytest.ini_options]")].strip()
+    assert "a dict, a callable" not in text
