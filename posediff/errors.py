@@ -23,7 +23,18 @@ __all__ = [
 
 
 class PosediffError(Exception):
-    """Base of every error posediff raises on purpose."""
+    """Base of every error posediff raises on purpose.
+
+    ``cli_message``: the same message in command-line words (``--camera`` instead of ``camera=``), where the
+    two differ; the ``posediff`` command prints it instead of ``str(exc)``. Set with :meth:`for_cli`.
+    """
+
+    cli_message: str | None = None
+
+    def for_cli(self, message: str) -> "PosediffError":
+        """Attach the command-line wording of this error; returns ``self`` (``raise InputError(...).for_cli(...)``)."""
+        self.cli_message = message
+        return self
 
 
 @dataclass(frozen=True)
@@ -49,13 +60,16 @@ class Problem:
 
 
 class SpecError(PosediffError, ValueError):
-    """A spec (preset, file or dict) is invalid. ``problems`` lists every problem found."""
+    """A spec (preset, file or dict) is invalid. ``problems`` lists every problem found;
+    ``plugin_failed`` is True when one of them is a plugin whose entry point failed to import (the command
+    line then exits with 3, as for a :class:`PluginError`)."""
 
-    def __init__(self, problems: list[Problem] | str, origin: str = "spec") -> None:
+    def __init__(self, problems: list[Problem] | str, origin: str = "spec", *, plugin_failed: bool = False) -> None:
         if isinstance(problems, str):
             problems = [Problem("", problems)]
         self.problems = list(problems)
         self.origin = origin
+        self.plugin_failed = bool(plugin_failed)
         super().__init__(self._render())
 
     def _render(self) -> str:

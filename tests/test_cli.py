@@ -319,3 +319,32 @@ def test_list_summaries_are_whole_sentences_without_rst_markup(capsys):
             assert s.endswith((".", ")")), f"{kind} {name}: summary cut mid-sentence: {s!r}"
     assert doc_summary("A first line that goes\non. Second sentence.") == "A first line that goes on."
     assert doc_summary("Keeps §3.3 and 0.5 mm whole.\n\nBody.") == "Keeps §3.3 and 0.5 mm whole."
+
+
+def test_closed_pipe_ends_quietly():
+    """`posediff list aggregator | head -1` sometimes ended with a BrokenPipeError traceback (issue 22): here
+    the reader is closed before posediff writes, so every write fails."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "posediff", "list", "aggregator"], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141
+
+
+def test_jpma_without_camera_is_said_in_command_line_words(capsys, tmp_path, tiny_ckpt):
+    """The library says camera= / aggregator='mean'; the command line says --camera / --aggregator mean
+    (issue 22)."""
+    kp = _write_keypoints(tmp_path)
+    code, _, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                       "--image-size", "1000", "1000", "--aggregator", "jpma", "--out", str(tmp_path / "p.npz"))
+    line = one_line_error(err, "lift")
+    assert code == 2 and "--camera" in line and "--aggregator mean" in line and "camera=" not in line
+    with pytest.raises(posediff.errors.InputError, match=r"camera= intrinsics or choose aggregator='mean'"):
+        posediff.lift(np.load(kp), lifter=posediff.load(tiny_ckpt), format="coco17", image_size=(1000, 1000),
+                      aggregator="jpma")

@@ -131,3 +131,18 @@ def test_disable_plugins(plugin_path, monkeypatch):
     monkeypatch.setenv("POSEDIFF_BLOCK_PLUGINS", "zzplug-off")
     registry.refresh_plugins()
     assert "zz_off" not in posediff.list_components("sampler")
+
+
+def test_cli_exits_3_when_a_spec_names_a_plugin_that_fails_to_import(plugin_path, capsys):
+    """docs/errors.md: plugin errors exit with 3. A spec naming a broken plugin's component went through
+    spec validation as a SpecError and exited with 2 (issue 22)."""
+    from posediff.cli import main
+
+    _fake_dist(plugin_path, "zzplug-broken2", "zzplug_broken2", "raise RuntimeError('boom at import')\n",
+               "[posediff.aggregator]\nzz_broken2 = zzplug_broken2:Thing\n")
+    registry.refresh_plugins()
+    code = main(["show", "finepose-tiny", "--set", "aggregator.name=zz_broken2"])
+    err = capsys.readouterr().err
+    assert code == 3 and "zzplug-broken2" in err and "boom at import" in err
+    code = main(["show", "finepose-tiny", "--set", "aggregator.name=zz_no_such"])
+    assert code == 2  # a plain spec error stays 2

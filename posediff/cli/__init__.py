@@ -60,11 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("posediff: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`posediff list | head -1`): stop quietly, like other command-line tools;
+        # stdout goes to devnull so that the interpreter's final flush does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except PosediffError as exc:
         if show_tb:
             traceback.print_exc()
-        print(f"posediff {args.command}: error: {exc}", file=sys.stderr)
-        return 3 if isinstance(exc, (PluginError, CheckpointError)) else 2
+        print(f"posediff {args.command}: error: {exc.cli_message or exc}", file=sys.stderr)
+        plugin = isinstance(exc, PluginError) or getattr(exc, "plugin_failed", False)
+        return 3 if plugin or isinstance(exc, CheckpointError) else 2
     except FileNotFoundError as exc:
         if show_tb:
             traceback.print_exc()

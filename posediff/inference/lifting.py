@@ -66,8 +66,9 @@ def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str])
     missing = [n for n in sorted(needs) if not (n == "camera" and camera_given)]
     if missing:
         if aggregator is not None:
-            raise InputError(f"{', '.join(missing)} must be given for aggregator {name!r}; got None (pass camera= "
-                             "intrinsics or choose aggregator='mean')")
+            what = f"{', '.join(missing)} must be given for aggregator {name!r}; got None"
+            raise InputError(f"{what} (pass camera= intrinsics or choose aggregator='mean')").for_cli(
+                f"{what} (pass --camera fx,fy,cx,cy or choose --aggregator mean)")
         msg = (f"aggregator {name!r} needs {', '.join(missing)}"
                + (" (camera intrinsics)" if "camera" in missing else "")
                + "; using the mean of the hypotheses instead")

@@ -7,7 +7,7 @@ import inspect
 from typing import Any, Iterable, Mapping
 
 from .. import registry
-from ..errors import Problem, SpecError, UnknownComponentError
+from ..errors import PluginError, Problem, SpecError, UnknownComponentError
 from .io import load_spec
 from .schema import (
     CONTEXT_KEYS,
@@ -27,6 +27,7 @@ class _Validator:
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.problems: list[Problem] = []
+        self.plugin_failed = False
 
     def add(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(path, message, hint))
@@ -50,6 +51,7 @@ class _Validator:
             self.add(f"{path}.name", p.message, p.hint)
             return None
         except Exception as exc:  # PluginError / RegistryError: report, keep validating
+            self.plugin_failed = self.plugin_failed or isinstance(exc, PluginError)
             self.add(f"{path}.name", str(exc).splitlines()[0])
             return None
         before = len(self.problems)
@@ -239,7 +241,7 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
     out["fusion"] = sites_out
 
     if v.problems:
-        raise SpecError(v.problems, origin)
+        raise SpecError(v.problems, origin, plugin_failed=v.plugin_failed)
     return out
 
 
