@@ -26,7 +26,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -224,8 +224,14 @@ def render_animation(
     title: str | None = None,
     azim: float = -70.0,
     elev: float = 15.0,
+    blit: bool = True,
 ) -> Path:
     """Animate 3D skeletons (with the 2D input beside them) into a GIF or MP4.
+
+    The figure's static parts (axes, panes, titles) are drawn once; each frame restores them and draws only
+    the skeleton lines and the frame label, and goes to the encoder as soon as it is drawn (MP4: piped into
+    ffmpeg; GIF: palette frames). ``benchmarks/render_speed.py`` measures it against redrawing the whole
+    figure for every frame (``blit=False``, matplotlib's ``FuncAnimation.save``).
 
     Args:
         poses3d: ``(T, J, 3)`` or, for several people, ``(C, T, J, 3)`` camera-space metres
@@ -236,12 +242,15 @@ def render_animation(
             in a panel on the left.
         skeleton: Joint set (bones and left/right colours).
         mask: Optional ``(T,)`` / ``(C, T)`` presence; absent people are not drawn in that frame.
-        fps: Playback frames per second.
+        fps: Playback frames per second: give the input's frame rate (video, data set) so that the animation
+            lasts as long as the input (``posediff lift`` and ``posediff render`` do).
         max_frames: At most this many frames, evenly spaced over the sequence (default ``None``: every frame).
         size: Panel size in inches (default 4.8: 480 px per panel at the default 100 dpi).
         dpi: Resolution (dots per inch).
         title: Figure title.
         azim, elev: 3D view angles in degrees.
+        blit: Draw only what moves (default); ``False`` redraws the whole figure for every frame (slower, the
+            same pictures up to anti-aliasing at line ends).
 
     Returns:
         The path actually written. Its frames are ``size·dpi`` pixels high and ``size·dpi`` wide per panel
@@ -274,7 +283,7 @@ def render_animation(
     ncols = 2 if p2 is not None else 1
     # whole, even pixel sizes: H.264 needs even width and height
     w_px, h_px = 2 * int(size * ncols * dpi / 2), 2 * int(size * dpi / 2)
-    fig = plt.figure(figsize=(w_px / dpi, h_px / dpi))
+    fig = plt.figure(figsize=(w_px / dpi, h_px / dpi), dpi=dpi)
     ax2 = None
     if p2 is not None:
         ax2 = fig.add_subplot(1, ncols, 1)
@@ -310,8 +319,20 @@ def render_animation(
         label.set_text(f"frame {f}")
         return []
 
-    anim = animation.FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if blit:
+        moving = [ln for per in lines3 for ln in per] + ([ln for per in lines2 for ln in per] if lines2 else [])
+        moving.append(label)
+        try:
+            frames_iter = _blitted_frames(fig, moving, update, len(idx))
+            if out.suffix.lower() == ".mp4":
+                _write_mp4(out, frames_iter, fps, ffmpeg)
+            else:
+                _write_gif(out, frames_iter, fps)
+        finally:
+            plt.close(fig)
+        return out
+    anim = animation.FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False)
     try:
         if out.suffix.lower() == ".mp4":
             import matplotlib
@@ -325,6 +346,69 @@ def render_animation(
     finally:
         plt.close(fig)
     return out
+
+
+def _blitted_frames(fig, moving: list, update: Callable[[int], Any], count: int) -> Iterator[np.ndarray]:
+    """RGB frames ``(H, W, 3)`` uint8 of an animation whose only changing parts are ``moving``.
+
+    The figure is drawn once without them (they are marked animated), that picture is kept, and each frame
+    restores it and draws just the moving artists (the 3D projection matrix of the first draw still holds:
+    the view never changes).
+    """
+    canvas = fig.canvas
+    for artist in moving:
+        artist.set_animated(True)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    for k in range(count):
+        update(k)
+        canvas.restore_region(background)
+        for artist in moving:
+            fig.draw_artist(artist)
+        yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def _write_mp4(out: Path, frames: Iterator[np.ndarray], fps: float, ffmpeg: str) -> None:
+    """Pipe RGB frames into ffmpeg as they are drawn (H.264, yuv420p: plays everywhere)."""
+    import subprocess
+
+    proc = None
+    try:
+        for frame in frames:
+            if proc is None:
+                h, w = frame.shape[:2]
+                proc = subprocess.Popen(
+                    [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                     "-r", f"{fps:g}", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
+                    stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc.stdin.write(frame.tobytes())
+    finally:
+        if proc is not None:
+            proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace")
+            if proc.wait() != 0:
+                raise RuntimeError(f"ffmpeg could not write {out}: {err.strip()[-500:]}")
+
+
+def _write_gif(out: Path, frames: Iterator[np.ndarray], fps: float) -> None:
+    """Encode frames into a looping GIF; each frame becomes a palette image as soon as it is drawn.
+
+    One 64-colour palette, made from the first frame (background, axes and every bone colour are in it),
+    serves every frame: mapping to a given palette is about 20x faster than an adaptive palette per frame,
+    and the figure's colours do not change."""
+    from PIL import Image
+
+    images: list = []
+    for f in frames:
+        img = Image.fromarray(f)
+        if not images:
+            images.append(img.convert("P", palette=Image.Palette.ADAPTIVE, colors=64))
+        else:
+            images.append(img.quantize(palette=images[0], dither=Image.Dither.NONE))
+    if not images:
+        raise InputError("no frame to write")
+    images[0].save(out, save_all=True, append_images=images[1:], duration=max(1, int(round(1000.0 / fps))),
+                   loop=0, optimize=False)
 
 
 # ----------------------------------------------------------------------------------- static views

@@ -283,3 +283,23 @@ def test_other_machines_table_reads_each_run_folder(tmp_path):
     s = res["sampling"]["finepose-h36m"]
     assert text.count("\n| ") == 2  # the header and one row: the smoke run is left out
     assert f"**{s['ratio']:.2f}×**" in text and f"{s['flops']['ratio_bound_at_bf16_peak']:.2f}×" in text
+
+
+def test_training_throughput_smoke(tmp_path):
+    import training_throughput
+
+    res = training_throughput.main(["--preset", "d3dp-tiny", "--frames", "9,27", "--frames-per-step", "27",
+                                    "--repeats", "1", "--warmup", "0", "--smoke", "--out", str(tmp_path / "t.json")])
+    assert [(r["frames"], r["clips_per_step"], r["precision"]) for r in res["rows"]] == [
+        (9, 3, "fp32"), (9, 3, "bf16"), (27, 1, "fp32"), (27, 1, "bf16")]
+    assert all(r["frames_per_s"] > 0 and r["step_flops"] > 0 for r in res["rows"])
+    assert set(res["bf16_over_fp32_training"]) == {"9", "27"}
+    assert json.loads((tmp_path / "t.json").read_text())["smoke"] is True
+
+
+def test_render_speed_smoke(tmp_path):
+    import render_speed
+
+    res = render_speed.main(["--frames", "4", "--out", str(tmp_path / "r.json")])
+    assert {r["format"] for r in res["rows"]} >= {"gif"} and all(r["frames"] == 4 for r in res["rows"])
+    assert res["speedup_blit_over_redraw"]["gif"] > 0

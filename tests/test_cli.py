@@ -348,3 +348,26 @@ def test_jpma_without_camera_is_said_in_command_line_words(capsys, tmp_path, tin
     with pytest.raises(posediff.errors.InputError, match=r"camera= intrinsics or choose aggregator='mean'"):
         posediff.lift(np.load(kp), lifter=posediff.load(tiny_ckpt), format="coco17", image_size=(1000, 1000),
                       aggregator="jpma")
+
+
+def test_animation_runs_at_the_input_frame_rate(capsys, tmp_path, tiny_ckpt):
+    """`posediff lift --render` used 12 frames/s whatever the input: a 41 s video became a 1:43 clip (issue
+    22). The input file's frame rate is used, else 30 frames/s, said in the output."""
+    from PIL import Image
+
+    kp = np.concatenate([np.random.default_rng(0).uniform(200, 800, (14, 17, 2)), np.ones((14, 17, 1))], -1)
+    np.savez(tmp_path / "kp.npz", keypoints=kp, fps=25.0)
+    code, stdout, err = run(capsys, "lift", str(tmp_path / "kp.npz"), "--weights", str(tiny_ckpt), "--format",
+                            "coco17", "--image-size", "1000", "1000", "--out", str(tmp_path / "p.npz"), "--quiet",
+                            "--render", str(tmp_path / "a.gif"))
+    assert code == 0, err
+    assert "at 25 frames/s (the input's frame rate)" in stdout
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.info["duration"] == 40
+    np.save(tmp_path / "kp.npy", kp)
+    code, stdout, err = run(capsys, "lift", str(tmp_path / "kp.npy"), "--weights", str(tiny_ckpt), "--format",
+                            "coco17", "--image-size", "1000", "1000", "--out", str(tmp_path / "q.npz"), "--quiet",
+                            "--render", str(tmp_path / "b.gif"))
+    assert code == 0 and "at 30 frames/s (the input does not say its frame rate" in stdout
+    code, stdout, err = run(capsys, "render", str(tmp_path / "p.npz"), "--out", str(tmp_path / "c.gif"))
+    assert code == 0 and "at 25 frames/s (the input's frame rate)" in stdout, err

@@ -11,7 +11,7 @@ import numpy as np
 
 from .keypoint_args import add_keypoint_arguments, add_sampling_arguments
 
-__all__ = ["add_parser", "run", "parse_camera_arg", "print_warnings"]
+__all__ = ["add_parser", "run", "parse_camera_arg", "print_warnings", "animation_fps", "DEFAULT_FPS"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -44,7 +44,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="at most this many frames in the animation, evenly spaced (default: every frame)")
-    p.add_argument("--fps", type=float, default=12.0, help="animation frames per second (default 12)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the input and the animation (default: the input file's, else 30)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -90,6 +91,24 @@ def print_warnings(caught, command: str) -> None:
         print(f"posediff {command}: warning: {msg}", file=sys.stderr)
 
 
+DEFAULT_FPS = 30.0
+"""Frame rate of an animation whose input does not say its own (most video is 30 frames/s)."""
+
+
+def animation_fps(given: float | None, metadata: dict) -> tuple[float, str]:
+    """The animation's frame rate and where it came from: ``--fps``, else the input's (a keypoint file's
+    ``fps``, a data set's rate), else :data:`DEFAULT_FPS`. The animation then lasts as long as the input."""
+    if given is not None:
+        if not given > 0:
+            from ..errors import InputError
+
+            raise InputError(f"--fps must be > 0; got {given}")
+        return float(given), "--fps"
+    if metadata.get("fps"):
+        return float(metadata["fps"]), "the input's frame rate"
+    return DEFAULT_FPS, f"the input does not say its frame rate: {DEFAULT_FPS:g} assumed, pass --fps to set it"
+
+
 def run(args: argparse.Namespace) -> int:
     """Lift and save; returns the exit code."""
     from ..errors import InputError
@@ -127,22 +146,30 @@ def run(args: argparse.Namespace) -> int:
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
     result.save(out)
     meta = result.metadata
-    people = f"{result.poses3d.shape[0]} people, " if result.multi_person else ""
-    print(f"lifted {people}{int(result.mask.sum())} of {result.mask.size} frame(s) with {meta.get('windows')} "
+    if result.multi_person:
+        people, frames = result.mask.shape
+        what = (f"{people} people over {frames} frames ({int(result.mask.sum())} person-frames: each person in the "
+                "frames they were seen)")
+    else:
+        what = f"{int(result.mask.sum())} of {result.mask.size} frame(s)"
+    print(f"lifted {what} with {meta.get('windows')} "
           f"window(s) of {meta.get('window')} frames, sampling {meta.get('sampling')} (H={meta.get('hypotheses')}, "
           f"M={meta.get('steps')}, flip {'on' if meta.get('flip') else 'off'}), "
           f"aggregator {result.aggregator_used} in {meta.get('seconds')} s → {out}")
-    if meta.get("tracks"):
-        print(f"people: {meta['tracks']}")
     if meta.get("format_assumed"):
         print(f"format: {meta['format']} (assumed; pass --format to choose)")
+    else:
+        print(f"format: {meta.get('format')} ({'as given' if args.format else 'read from the file'})")
+    if meta.get("tracks"):
+        print(f"people: {meta['tracks']}")
     if args.render:
         from ..viz import render_animation
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            fps, fps_from = animation_fps(args.fps, meta)
             written = render_animation(result.poses3d, args.render, x2d=result.x2d, skeleton=result.skeleton,
-                                       mask=result.mask, fps=args.fps, max_frames=args.max_frames)
+                                       mask=result.mask, fps=fps, max_frames=args.max_frames)
         print_warnings(caught, "lift")
-        print(f"animation → {written}")
+        print(f"animation → {written} at {fps:g} frames/s ({fps_from})")
     return 0

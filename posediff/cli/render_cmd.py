@@ -32,7 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=None,
                    help="at most this many frames in the animation, evenly spaced (default: every frame)")
     p.add_argument("--num-frames", type=int, default=6, help="frames in the grid (default 6)")
-    p.add_argument("--fps", type=float, default=12.0, help="animation frames per second (default 12)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="animation frames per second (default: the lifted input's frame rate, else 30)")
     p.add_argument("--skeleton", default=None, help="joint set (default: the result's, else h36m-17)")
     p.add_argument("--title", help="figure title")
     p.set_defaults(func=run)
@@ -52,7 +53,7 @@ def load_poses(path: str | Path) -> dict:
     try:
         res = load_result(path)
         return {"poses3d": res.poses3d, "x2d": res.x2d, "mask": res.mask, "hypotheses": res.hypotheses,
-                "skeleton": res.skeleton, "title": f"aggregator: {res.aggregator_used}"}
+                "skeleton": res.skeleton, "title": f"aggregator: {res.aggregator_used}", "metadata": res.metadata}
     except DataError:
         pass
     try:
@@ -63,7 +64,8 @@ def load_poses(path: str | Path) -> dict:
             return {"poses3d": z[key], "x2d": z["x2d"] if "x2d" in z.files else None,
                     "mask": z["mask"] if "mask" in z.files else None,
                     "hypotheses": z["hypotheses"] if "hypotheses" in z.files else None,
-                    "skeleton": str(z["skeleton"]) if "skeleton" in z.files else None, "title": None}
+                    "skeleton": str(z["skeleton"]) if "skeleton" in z.files else None, "title": None,
+                    "metadata": {"fps": float(z["fps"])} if "fps" in z.files else {}}
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {str(path)!r}: {exc}") from None
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     """Render; returns the exit code."""
     from ..errors import InputError
     from ..viz import render_animation, render_frames, render_hypotheses
-    from .lift_cmd import print_warnings
+    from .lift_cmd import animation_fps, print_warnings
 
     data = load_poses(args.result)
     poses, x2d, mask, hyps = data["poses3d"], data["x2d"], data["mask"], data["hypotheses"]
@@ -95,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         if not args.no_animation:
             out = args.out or str(Path(args.result).with_suffix(".gif"))
-            written = render_animation(poses, out, x2d=x2d, skeleton=skeleton, mask=mask, fps=args.fps,
+            fps, fps_from = animation_fps(args.fps, data["metadata"])
+            written = render_animation(poses, out, x2d=x2d, skeleton=skeleton, mask=mask, fps=fps,
                                        max_frames=args.max_frames, title=title)
-            print(f"animation → {written}")
+            print(f"animation → {written} at {fps:g} frames/s ({fps_from})")
         if args.grid:
             written = render_frames(poses, args.grid, x2d=x2d, skeleton=skeleton, mask=mask,
                                     num_frames=args.num_frames, title=title)

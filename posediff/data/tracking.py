@@ -137,7 +137,9 @@ def assemble_tracks(frames: Sequence[Sequence[Detection]], joints: int, *, iou_t
                     max_gap: int = 10, min_frames: int = 1) -> Tracks:
     """One keypoint sequence per person from per-frame detections.
 
-    The tool's track ids are used when every detection has one; otherwise tracks are linked with
+    The tool's track ids are used when every detection has one; otherwise, or when every detection has the
+    same id while some frame holds several people (AlphaPose run without tracking writes ``idx`` 0 for
+    everyone; :attr:`Tracks.source` then says why the ids were not used), tracks are linked with
     :func:`link_detections`. When one track has two detections in a frame, the higher-scoring one is kept.
     Tracks seen in fewer than ``min_frames`` frames are dropped.
 
@@ -151,7 +153,11 @@ def assemble_tracks(frames: Sequence[Sequence[Detection]], joints: int, *, iou_t
         for d in fr:
             if d.keypoints.shape != (joints, 3):
                 raise InputError(f"frame {f}: a detection has {d.keypoints.shape[0]} joints; the others have {joints}")
-    if all(d.track is not None for d in all_dets):
+    with_ids = all(d.track is not None for d in all_dets)
+    # one id for every detection while a frame holds several people: the tool did not track (AlphaPose
+    # without --pose_track writes idx 0 for everyone)
+    untracked = with_ids and len({d.track for d in all_dets}) == 1 and any(len(fr) > 1 for fr in frames)
+    if with_ids and not untracked:
         order: dict = {}
         for d in all_dets:
             order.setdefault(d.track, len(order))
@@ -163,6 +169,9 @@ def assemble_tracks(frames: Sequence[Sequence[Detection]], joints: int, *, iou_t
         n = 1 + max((k for fr in ids_per_frame for k in fr), default=-1)
         ids = [f"linked-{k}" for k in range(n)]
         source = "linked by box IoU"
+        if untracked:
+            source += (f"; the file's track ids were not used: every detection has id {all_dets[0].track!r} "
+                       "although frames hold several people (the tool ran without tracking)")
     C, T = len(ids), len(frames)
     kps = np.zeros((C, T, joints, 3))
     best = np.full((C, T), -np.inf)

@@ -75,6 +75,8 @@ def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
                 info["tracks"] = raw.people.describe()
                 info["track_ids"] = [str(i) for i in raw.people.ids]
             fmt = fmt or raw.format
+            if raw.fps:
+                info["fps"] = float(raw.fps)
             if image_size is None and raw.image_size is not None:
                 image_size = raw.image_size
     else:

@@ -169,9 +169,10 @@ def test_assemble_keeps_the_better_of_two_detections_of_one_track():
     a, b = det(0, track=7), det(0, track=7)
     a.keypoints[:] = 1.0
     a.score, b.score = 0.2, 0.9
-    tr = assemble_tracks([[a, b]], 17)
-    assert tr.ids == [7] and tr.keypoints[0, 0].sum() == 0  # b (zeros) scored higher
-    assert "1 track(s) (track ids): 7: 1 frames" == tr.describe()
+    other = det(100, track=8)
+    tr = assemble_tracks([[a, b, other]], 17)
+    assert tr.ids == [7, 8] and tr.keypoints[0, 0].sum() == 0  # b (zeros) scored higher
+    assert "2 track(s) (track ids): 7: 1 frames, 8: 1 frames" == tr.describe()
 
 
 def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
@@ -192,3 +193,35 @@ def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
                      str(tmp_path / "p.npz"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0 and "lifted 2 people" in out and "people: 2 track(s) (track ids): 1: 6 frames, 2: 6 frames" in out
+
+
+def test_alphapose_without_tracking_is_linked_by_boxes_and_the_lift_command_says_so(tmp_path, capsys):
+    """AlphaPose run without tracking writes idx 0 for every person: the ids are not tracks, so people are
+    linked by box overlap, and `posediff lift` says so, names the detected format and explains its count
+    of person-frames (issue 22)."""
+    from posediff.checkpoints import save_lifter
+    from posediff.cli import main
+
+    T = 6
+    people = {1: person("halpe-26", T, 200, 1), 2: person("halpe-26", T, 600, 2)}
+    items = alphapose_items(people, T, with_idx=True, skip={(2, 5)})
+    for it in items:
+        it["idx"] = 0
+    path = tmp_path / "alphapose-results.json"
+    path.write_text(json.dumps(items))
+    tracks = read_keypoints(path).people
+    assert len(tracks.ids) == 2 and tracks.source.startswith("linked by box IoU")
+    assert "every detection has id 0" in tracks.source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lifter = posediff.build("finepose-tiny", overrides={"lifter.frames": 9, "lifter.dim": 16, "backbone.depth": 1,
+                                                           "backbone.heads": 2, "sampler.hypotheses": 1,
+                                                           "sampler.steps": 1})
+        ckpt = save_lifter(lifter, tmp_path / "tiny.pt")
+        code = main(["lift", str(path), "--weights", str(ckpt), "--image-size", "1280", "720", "--out",
+                     str(tmp_path / "p.npz"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "lifted 2 people over 6 frames (11 person-frames: each person in the frames they were seen)" in out
+    assert "format: halpe-26 (read from the file)" in out
+    assert "people: 2 track(s) (linked by box IoU; the file's track ids were not used" in out
