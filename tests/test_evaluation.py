@@ -387,3 +387,72 @@ def test_report_has_velocity_and_acceleration_errors(d3dp, synth, tmp_path):
     assert "## Over time: velocity and acceleration errors, step 2" in md and "mm/frame²" in md
     assert "accel" in rep.summary()
     json.loads(rep.to_json())  # serialisable
+
+
+# ------------------------------------------------------------------ registered (plugin) aggregators
+def test_registered_aggregators_are_scored_from_the_same_hypotheses(d3dp, synth, monkeypatch):
+    """Evaluation builds extra aggregators through the registry, so a plugin's aggregator is scored like the
+    built-in rows (issue 20: evaluation only ever reported the four hard-coded ones)."""
+    from posediff import registry
+    from posediff.interfaces import Aggregator
+
+    class MeanAgain(Aggregator):
+        """The mean of the hypotheses, under another name."""
+
+        def aggregate(self, hyps, **_):
+            return hyps.mean(dim=1)
+
+    class NeedsTruth(Aggregator):
+        """An oracle: the hypothesis closest to the truth, per joint."""
+
+        needs = frozenset({"target"})
+
+        def aggregate(self, hyps, *, target, **_):
+            d = (hyps - target[:, None]).norm(dim=-1, keepdim=True)
+            return torch.take_along_dim(hyps, d.argmin(dim=1, keepdim=True), dim=1).squeeze(1)
+
+    class NeedsRoot(Aggregator):
+        """Needs the ground-truth root (not available under the deployable protocol)."""
+
+        needs = frozenset({"root"})
+
+        def aggregate(self, hyps, **_):
+            return hyps[:, 0]
+
+    monkeypatch.setattr(registry, "_table", dict(registry._table))
+    registry.register("aggregator", "zz_mean_again")(MeanAgain)
+    registry.register("aggregator", "zz_truth")(NeedsTruth)
+    registry.register("aggregator", "zz_root")(NeedsRoot)
+    reps = evaluate_protocols(d3dp, synth, aggregators=["jpma", "mean", "zz_mean_again", "zz_truth", "zz_root"],
+                              max_windows=6, batch_size=3)
+    dep, paper = reps["deployable"], reps["paper"]
+    assert list(dep.aggregators) == ["J-Agg", "P-Agg", "P-Best", "J-Best", "zz_mean_again", "zz_truth", "zz_root"]
+    for m in ("mpjpe_mm", "p_mpjpe_mm"):
+        assert dep.value("zz_mean_again", m) == pytest.approx(dep.value("P-Agg", m), abs=1e-9)
+    # per joint the closest hypothesis is J-Best's MPJPE (J-Best's P-MPJPE is defined on aligned errors)
+    assert dep.value("zz_truth", "mpjpe_mm") == pytest.approx(dep.value("J-Best", "mpjpe_mm"), abs=1e-9)
+    assert dep.aggregators["zz_truth"]["oracle"] and ORACLE_LABEL in dep.aggregators["zz_truth"]["label"]
+    assert not dep.aggregators["zz_mean_again"]["oracle"]
+    assert dep.value("zz_root", "mpjpe_mm") is None and paper.value("zz_root", "mpjpe_mm") is not None
+    assert any("'zz_root' needs the ground-truth root" in n for n in dep.data["notes"])
+    assert "zz_mean_again" in dep.to_markdown() and "zz_truth — " + ORACLE_LABEL in dep.to_markdown()
+    assert dep.temporal_value("zz_mean_again") == pytest.approx(dep.temporal_value("P-Agg"), abs=1e-9)
+    with pytest.raises(posediff.errors.SpecError, match="unknown aggregator 'zz_nope'"):
+        evaluate(d3dp, synth, aggregators=["zz_nope"], max_windows=2)
+
+
+def test_cli_scores_the_models_own_aggregator_by_default(tmp_path, capsys):
+    from posediff.checkpoints import save_lifter
+    from posediff.cli import main
+
+    lifter = posediff.build("d3dp-tiny", overrides={"aggregator.name": "jpma_temporal", "sampler.hypotheses": 2,
+                                                    "sampler.steps": 1})
+    ckpt = save_lifter(lifter, tmp_path / "m.pt")
+    code = main(["evaluate", str(ckpt), "--data", "synthetic:subjects=1,frames=40,cameras=1", "--max-windows", "2",
+                 "--out", str(tmp_path), "--name", "r", "--quiet"])
+    assert code == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert "jpma_temporal" in data["results"] and data["aggregators"]["jpma_temporal"]["registered"] is True
+    code = main(["evaluate", str(ckpt), "--data", "synthetic:subjects=1,frames=40,cameras=1", "--max-windows", "2",
+                 "--out", str(tmp_path), "--name", "s", "--quiet", "--aggregators", "jpma,mean"])
+    assert code == 0 and set(json.loads((tmp_path / "s.json").read_text())["results"]) == set(AGGREGATORS)

@@ -1,4 +1,5 @@
-"""``posediff evaluate``: score a trained lifter per sampler step with four aggregators; JSON + Markdown report."""
+"""``posediff evaluate``: score a trained lifter per sampler step with four aggregators (and any registered
+aggregator named with ``--aggregators``, the model's own by default); JSON + Markdown report."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
     p.add_argument("--official-overlap", action="store_true",
                    help="count frames in the overlap of each sequence's last window twice (official)")
+    p.add_argument("--aggregators", metavar="NAMES", default=None,
+                   help="registered aggregators (built-in or from plugins) scored beside J-Agg, P-Agg and the two "
+                        "oracles, comma-separated, e.g. jpma,mean,median (jpma and mean are J-Agg and P-Agg); "
+                        "default: the model's own aggregator")
     p.add_argument("--max-windows", type=int, default=0, metavar="N",
                    help="evaluate at most N windows, evenly spread (default 0 = all)")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best",
@@ -115,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, seed=args.seed, official_overlap=args.official_overlap,
         max_windows=args.max_windows, data_description=desc, source=source, notes=notes,
         progress=not args.quiet, precision=precision, workers=args.workers,
+        aggregators=([a.strip() for a in args.aggregators.split(",") if a.strip()] if args.aggregators is not None
+                     else [lifter.aggregator.registered_name() or ""]),
         model_info={k: info[k] for k in ("sha256", "step") if info.get(k) is not None},
     )
     out = Path(args.out) if args.out else (Path(info["run_dir"]) / "eval" if info.get("run_dir") else Path("eval"))

@@ -58,11 +58,21 @@ class EvaluationReport:
         m.write_text(self.to_markdown())
         return j, m
 
+    @property
+    def aggregators(self) -> dict[str, dict]:
+        """The aggregators of this report in report order (the four standard rows, then registered ones):
+        name → ``{"label", "oracle", "description"}``."""
+        own = self.data.get("aggregators") or {}
+        out = {a: {**AGGREGATORS[a], **own.get(a, {})} for a in AGGREGATORS if a in self.data["results"]}
+        out.update({a: dict(v) for a, v in own.items() if a not in AGGREGATORS and a in self.data["results"]})
+        return out
+
     def to_markdown(self) -> str:
         """A human-readable report: header, per-step averages, per-group tables at the last step."""
         d = self.data
         steps = d["steps"]
-        aggs = [a for a in AGGREGATORS if a in d["results"]]
+        described = self.aggregators
+        aggs = list(described)
         metrics = d["metrics"]
         kind = d["groups"]["kind"]
         lines = [f"# posediff evaluation: {d['model']['name']} on {d['data']['description']}", ""]
@@ -89,7 +99,7 @@ class EvaluationReport:
         lines.append(f"- Wall time {d['wall_s']:.0f} s on {d['device']}{par}"
                      + (f" (one call for the protocols {', '.join(together)})." if len(together) > 1 else "."))
         lines.append("")
-        head = "| step | " + " | ".join(_agg_header(a) for a in aggs) + " |"
+        head = "| step | " + " | ".join(_agg_header(a, described[a]) for a in aggs) + " |"
         sep = "|---:|" + "---:|" * len(aggs)
         avg_name = f"unweighted mean over {d['groups']['count']} {kind}s" if d["groups"]["count"] > 1 else kind
         for metric in metrics:
@@ -102,7 +112,7 @@ class EvaluationReport:
         group_names = d["groups"]["names"]
         for metric in metrics:
             lines += [f"## {METRICS[metric]['label']} per {kind}, step {steps[last]}", "",
-                      f"| {kind} | frames | " + " | ".join(_agg_header(a) for a in aggs) + " |",
+                      f"| {kind} | frames | " + " | ".join(_agg_header(a, described[a]) for a in aggs) + " |",
                       "|---|---:|" + "---:|" * len(aggs)]
             for g in group_names:
                 row = [_fmt(d["results"][a][metric]["groups"][g][last]) for a in aggs]
@@ -124,12 +134,13 @@ class EvaluationReport:
     def _temporal_markdown(self, kind: str) -> list[str]:
         t = self.data.get("temporal") or {}
         res = t.get("results") or {}
-        aggs = [a for a in AGGREGATORS if a in res and res[a]]
+        described = self.aggregators
+        aggs = [a for a in described if a in res and res[a]]
         if not aggs:
             return []
         lines = [f"## Over time: velocity and acceleration errors, step {t['step']}", "",
                  t["description"][:1].upper() + t["description"][1:] + ".", "",
-                 "| " + kind + " | " + " | ".join(f"{AGGREGATORS[a]['label']} {lab}" for a in aggs
+                 "| " + kind + " | " + " | ".join(f"{described[a]['label']} {lab}" for a in aggs
                                                    for lab in t["metric_definitions"].values()) + " |",
                  "|---|" + "---:|" * (len(aggs) * len(t["metric_definitions"]))]
         metrics = list(t["metric_definitions"])
@@ -145,19 +156,17 @@ class EvaluationReport:
     def summary(self) -> str:
         """One line per aggregator with the last step's averages."""
         parts = []
-        for a in AGGREGATORS:
-            if a not in self.data["results"]:
-                continue
+        for a, desc in self.aggregators.items():
             vals = ", ".join(f"{METRICS[m]['label']} {_fmt(self.value(a, m))}" for m in self.data["metrics"])
             accel = self.temporal_value(a, "accel_mm")
             if accel is not None:
                 vals += f", accel {_fmt(accel)} mm/frame²"
-            parts.append(f"{AGGREGATORS[a]['label']}: {vals}")
+            parts.append(f"{desc['label']}: {vals}")
         return f"[{self.protocol}] " + "; ".join(parts)
 
 
-def _agg_header(a: str) -> str:
-    return f"{a} — {ORACLE_LABEL}" if AGGREGATORS[a]["oracle"] else AGGREGATORS[a]["label"]
+def _agg_header(a: str, desc: dict) -> str:
+    return f"{a} — {ORACLE_LABEL}" if desc["oracle"] else desc["label"]
 
 
 def _fmt(v: Optional[float]) -> str:

@@ -12,6 +12,7 @@ import torch
 from ..errors import InputError
 from ..precision import describe_precision
 from ..training.datasets import accepted_actions
+from .extra_aggregators import lacking_inputs, registered_aggregators
 from .protocols import AGGREGATORS, METRICS, PROTOCOLS, Protocol
 from .report import EvaluationReport
 from .scoring import (
@@ -47,6 +48,7 @@ def evaluate(
     model_info: Optional[Mapping[str, Any]] = None,
     precision: Optional[str] = None,
     workers: int = 1,
+    aggregators: Sequence[str] = (),
 ) -> EvaluationReport:
     """Evaluate a lifter on the windows of a data set under one protocol.
 
@@ -75,6 +77,8 @@ def evaluate(
             torch would use on CPU, 1 on GPU; with more than one, torch's intra-op thread count is 1 for
             the duration of the call). Speed only: the noise of every window is drawn in the sequential
             order and the batches are collected in order, so the numbers do not change.
+        aggregators: Registered aggregators (plugins too) scored beside the four standard rows from the same
+            hypotheses, each under its name (:mod:`posediff.evaluation.extra_aggregators`; oracles labelled).
 
     Returns:
         An :class:`EvaluationReport`.
@@ -88,7 +92,7 @@ def evaluate(
                                  batch_size=batch_size, seed=seed, official_overlap=official_overlap,
                                  max_windows=max_windows, data_description=data_description, source=source,
                                  notes=notes, progress=progress, model_info=model_info, precision=precision,
-                                 workers=workers)
+                                 workers=workers, aggregators=aggregators)
     return reports[protocol]
 
 
@@ -110,10 +114,11 @@ def evaluate_protocols(
     model_info: Optional[Mapping[str, Any]] = None,
     precision: Optional[str] = None,
     workers: int = 1,
+    aggregators: Sequence[str] = (),
 ) -> dict[str, EvaluationReport]:
     """Like :func:`evaluate` for several protocols; the hypotheses are sampled once when the protocols
     give the model the same input (e.g. a model without prompts), so the protocols are compared on
-    identical samples. ``precision`` and ``workers`` as in :func:`evaluate`.
+    identical samples. ``precision``, ``workers`` and ``aggregators`` as in :func:`evaluate`.
 
     Returns:
         ``{protocol: EvaluationReport}``.
@@ -178,11 +183,13 @@ def evaluate_protocols(
     same_input = len(protocols) > 1 and _same_conditioning(lifter, action_lists, protocols)
     passes: list[list[str]] = [list(protocols)] if same_input else [[p] for p in protocols]
 
+    extras, extra_info = registered_aggregators(lifter, aggregators)
     accs = {p: _Accumulator(M) for p in protocols}
     temporal = TemporalCollector([s.num_frames for s in ds], seq_groups)
     jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
     ctx = _Context(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
-                   metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups)
+                   metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups,
+                   extras=extras)
     n_draws = _replay_draws(lifter, M)
     if n_draws is None:
         n_workers = 1  # batches draw their own noise from one generator: sequential only
@@ -286,12 +293,17 @@ def evaluate_protocols(
                            f"{sorted(rejected)}")
         if ("J-Agg", "camera") in accs[p].missing:
             p_notes.append("J-Agg (JPMA) needs camera intrinsics, which this data set lacks: reported as n/a")
+        for name in extras:
+            lacking = lacking_inputs(extras[name], p, has_camera, has_root)
+            if lacking:
+                p_notes.append(f"aggregator {name!r} needs {', '.join(lacking)}, which the {p} protocol on this "
+                               "data does not give it: reported as n/a")
         if same_input:
             p_notes.append(f"the model gets identical inputs under {' and '.join(protocols)} (its conditioning does "
                            "not depend on the action label), so one set of samples serves every protocol")
         reports[p] = _build_report(
             lifter, accs[p], p, metrics, kind, rows, ds, H, M, seed, official_overlap, data_description, source,
-            p_notes, wall, model_info, protocols, sampling, temporal_results.get(p, {}),
+            p_notes, wall, model_info, protocols, sampling, temporal_results.get(p, {}), extra_info,
         )
     return reports
 
@@ -316,12 +328,14 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
                   notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
                   evaluated_with: Optional[Sequence[str]] = None,
                   sampling: Optional[Mapping[str, Any]] = None,
-                  temporal: Optional[Mapping[str, Any]] = None) -> EvaluationReport:
+                  temporal: Optional[Mapping[str, Any]] = None,
+                  extra_info: Optional[Mapping[str, dict]] = None) -> EvaluationReport:
     group_names = list(acc.weights)
     results: dict[str, dict[str, dict]] = {}
-    for agg in AGGREGATORS:
+    described = {**AGGREGATORS, **dict(extra_info or {})}
+    for agg in described:
         if not any(k[1] == agg for k in acc.sums):
-            if agg == "J-Agg":
+            if agg == "J-Agg" or agg in (extra_info or {}):
                 results[agg] = {m: {"avg": [None] * M, "all_frames": [None] * M,
                                     "groups": {g: [None] * M for g in group_names}} for m in metrics}
             continue
@@ -363,7 +377,7 @@ def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], 
         },
         "seed": seed,
         "sampling": dict(sampling or {}),
-        "aggregators": {a: dict(v) for a, v in AGGREGATORS.items() if a in results},
+        "aggregators": {a: dict(v) for a, v in described.items() if a in results},
         "metrics": metrics,
         "metric_definitions": {m: METRICS[m]["label"] for m in metrics},
         "steps": list(range(1, M + 1)),

@@ -155,6 +155,7 @@ class _Context:
     has_camera: bool
     jpma: dict[str, Any]
     seq_groups: list[str]
+    extras: Optional[dict[str, Any]] = None  # registered aggregators scored beside the standard rows, by name
 
 
 def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], draws: Optional[list[Tensor]],
@@ -194,6 +195,25 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
                                root=per_step(root) if p == "paper" else None)
             jagg_at[p] = h_n + len(extra)
             extra.append(pose.reshape(b, m_here, t_n, j_n, 3))
+    extra_at: dict[tuple[str, str], int] = {}
+    if ctx.extras:
+        flat = hyps.reshape(b * m_here, h_n, t_n, j_n, 3)
+        x2d_all = torch.stack([r["x2d"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
+        cam_all = (torch.stack([r["camera"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
+                   if ctx.has_camera else None)
+        root_all = (torch.stack([r["root"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
+                    if ctx.has_root else None)
+        target = gt.repeat_interleave(m_here, dim=0)
+        for name, agg in ctx.extras.items():
+            for p in protocols:
+                root = root_all if p == "paper" else None
+                if ("camera" in agg.needs and cam_all is None) or ("root" in agg.needs and root is None):
+                    continue  # reported as n/a, with a note
+                with torch.no_grad():
+                    pose = agg(flat, x2d=x2d_all, camera=cam_all, root=root,
+                               target=target if "target" in agg.needs else None)
+                extra_at[(name, p)] = h_n + len(extra)
+                extra.append(pose.to(torch.float64).reshape(b, m_here, t_n, j_n, 3))
     poses = torch.cat([hyps, torch.stack(extra, dim=2)], dim=2)  # (B, M, H + E, T, J, 3)
     g = gt[:, None, None]
     err = torch.linalg.vector_norm(poses - g, dim=-1)  # (B, M, H + E, T, J)
@@ -232,6 +252,9 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
         temporal[p] = {"P-Agg": poses[:, -1, h_n].numpy()}
         if p in jagg_at:
             temporal[p]["J-Agg"] = poses[:, -1, jagg_at[p]].numpy()
+        for (name, q), i in extra_at.items():
+            if q == p and "target" not in ctx.extras[name].needs:
+                temporal[p][name] = poses[:, -1, i].numpy()
     stats: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     for p in protocols:
         st = dict(shared_sums)
@@ -240,6 +263,11 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
             ja = _per_frame_stats(err[:, :, i], ctx.pck_idx, ctx.is_3dhp)
             ja["p_mpjpe_mm"] = p_mpjpe(aerr[:, :, i])
             st.update(sums({"J-Agg": ja}))
+        for (name, q), i in extra_at.items():
+            if q == p:
+                ex = _per_frame_stats(err[:, :, i], ctx.pck_idx, ctx.is_3dhp)
+                ex["p_mpjpe_mm"] = p_mpjpe(aerr[:, :, i])
+                st.update(sums({name: ex}))
         stats[p] = st
     return {"groups": groups, "w": w.sum(dim=1).numpy(), "stats": stats, "windows": b, "temporal": temporal,
             "truth": gt.numpy(), "rows": chunk}
