@@ -53,6 +53,11 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
             f"{kind} {table['name']!r} from {registry.provider(kind, table['name'])} must build a subclass of "
             f"posediff.interfaces.{base.__name__} (the {kind} contract); got {type(obj).__name__}"
         )
+    suspects = interfaces.misspelt_hooks(kind, type(obj))
+    if suspects:
+        from .errors import ContractError
+
+        raise ContractError(f"{kind} {table['name']!r}: " + "; ".join(suspects))
     # the registered name travels with the component, so that it can report its own spec
     obj.__dict__["_posediff_name"] = table["name"]
     return obj

@@ -120,6 +120,24 @@ class Component(nn.Module):
     """
 
     __posediff_kind__: str = ""
+    spec_example: Mapping[str, Any] = {}
+    """Optional hook: a parameter table that builds this component for :func:`posediff.testing.check_component`
+    when its defaults cannot (e.g. a required argument). Default: none (the defaults are used)."""
+
+    @staticmethod
+    def check_params(params: Mapping[str, Any]) -> list[str]:
+        """Optional hook: the component's value checks that need no tensors, one message per problem.
+
+        ``params`` holds the constructor's arguments by name, with defaults applied (nested components are
+        their spec tables when a spec is validated, built objects when the component is constructed).
+        Spec validation calls it before anything is built, :meth:`store_config` when the component is
+        constructed; the messages become one :class:`~posediff.errors.SpecError`. Default: no checks.
+        """
+        return []
+
+    def clear_cache(self) -> None:
+        """Optional hook: forget values cached from the weights (called whenever the weights change, e.g.
+        by training). Default: nothing is cached."""
 
     def registered_name(self) -> Optional[str]:
         """The name this component is registered under: stamped by the builder, else looked up in the registry
@@ -137,13 +155,11 @@ class Component(nn.Module):
         """
         names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
         values = {n: arguments[n] for n in names if n in arguments}
-        checker = getattr(self, "check_params", None)
-        if callable(checker):
-            problems = list(checker(dict(values)) or ())
-            if problems:
-                kind = type(self).__posediff_kind__ or "component"
-                name = self.registered_name() or type(self).__name__
-                raise SpecError("; ".join(problems), origin=f"{kind} {name!r}")
+        problems = list(self.check_params(dict(values)) or ())
+        if problems:
+            kind = type(self).__posediff_kind__ or "component"
+            name = self.registered_name() or type(self).__name__
+            raise SpecError("; ".join(problems), origin=f"{kind} {name!r}")
         for n, v in values.items():
             setattr(self, n, v)
 
@@ -160,11 +176,27 @@ class Backbone(Component):
 
     __posediff_kind__ = "backbone"
     hook_points: tuple[str, ...] = ()
+    """Names of the points where fusion sites may be placed (``sites`` keys)."""
+    dim: Optional[int] = None
+    """Optional: the token width C, used to size cache blocks (:meth:`posediff.PoseLifter.cache_rows`);
+    None = unknown (no cache blocking)."""
+    keep_fp32: Optional[tuple[str, ...]] = None
+    """Optional hook: names of sub-modules and parameters that a reduced-precision (bf16) inference copy keeps
+    in fp32 (input stage, output head). None = the backbone makes no such copy; it runs under bf16 autocast."""
+    stream_dtype: Optional[torch.dtype] = None
+    """Set on a bf16 inference copy: dtype of the residual stream (None = the input's dtype)."""
     frame_parameters: tuple[str, ...] = ()
     """Names of parameters (relative to the backbone) whose axis 1 runs over the T frames of the receptive
     field, e.g. a temporal positional embedding ``(1, T, C)``. ``posediff train --init`` resamples them
     (linear interpolation in time) when the initial weights were trained with another clip length, see
     :func:`posediff.training.transfer.resample_frames`. Empty: nothing in the backbone depends on T."""
+
+    @classmethod
+    def hook_points_for(cls, params: Mapping[str, Any]) -> Optional[tuple[str, ...]]:
+        """Optional hook: the hook points a parameter table gives, known before construction, so that spec
+        validation rejects fusion sites at unknown points. Default: None (not known until built; a site at
+        an unknown point is then refused when the lifter is built)."""
+        return None
 
     def check_inputs(self, x2d: Tensor, y_t: Tensor, t: Tensor, frames: Optional[int] = None) -> None:
         """The checks every backbone's ``forward`` makes first (InputError with the shapes expected).
@@ -203,6 +235,30 @@ class TextEncoder(Component):
     width: int = 512
     context_length: int = 77
 
+    def __init__(self) -> None:
+        super().__init__()
+        require_contract(self, TextEncoder)
+
+    @abc.abstractmethod
+    def tokenize(self, texts: Sequence[str]) -> Tensor:
+        """``N`` strings → ``(N, context_length)`` long token ids (required)."""
+
+    @abc.abstractmethod
+    def embed(self, ids: Tensor) -> Tensor:
+        """Token ids ``(N, L)`` → input token embeddings ``(N, L, W)`` (required)."""
+
+    @abc.abstractmethod
+    def encode(self, emb: Tensor) -> Tensor:
+        """Input embeddings ``(N, L, W)`` → per-token hidden states ``(N, L, W)`` (required)."""
+
+    @classmethod
+    def width_for(cls, params: Mapping[str, Any]) -> int:
+        """Optional hook: the width W a parameter table gives, known before construction (spec validation
+        sizes the conditioner's tokens with it). Default: the table's ``width`` when it is an int, else 0
+        (unknown)."""
+        width = params.get("width")
+        return width if isinstance(width, int) and not isinstance(width, bool) else 0
+
     def end_index(self, ids: Tensor) -> Tensor:
         """Position of each sequence's end token, ids ``(..., L)`` → ``(...)`` long.
 
@@ -224,6 +280,20 @@ class Conditioner(Component):
 
     __posediff_kind__ = "conditioner"
     token_dim: int = 0
+    actions: Sequence[str] = ()
+    """Optional: the action labels it knows (its vocabulary); empty = any label (or none)."""
+
+    @classmethod
+    def token_dim_for(cls, params: Mapping[str, Any]) -> Optional[int]:
+        """Optional hook: the width of the prompt tokens a parameter table gives, known before construction.
+        Default: None (the width of its text encoder, see :meth:`TextEncoder.width_for`)."""
+        return None
+
+    def prompt_key(self, label: Optional[str]) -> Any:
+        """Optional hook: check one action label and return the hashable key of its prompt; raise a
+        :class:`~posediff.errors.PosediffError` for a label it cannot take (training then uses the neutral
+        prompt for it). Default: every label is accepted as its own key."""
+        return label
 
 
 class FusionBlock(Component):
@@ -242,6 +312,14 @@ class NoiseSchedule(Component):
 
     __posediff_kind__ = "schedule"
     timesteps: int = 1000
+
+    @abc.abstractmethod
+    def alphas_cumprod(self) -> Tensor:
+        """ᾱ_t for t = 0 … timesteps − 1, ``(timesteps,)`` float64 (required)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        require_contract(self, NoiseSchedule)
 
 
 DenoiseFn = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -419,6 +497,10 @@ class Aggregator(Component):
 
     __posediff_kind__ = "aggregator"
     needs: frozenset = frozenset()
+    """Inputs it cannot do without, a subset of {"camera", "root", "target"} (default: none)."""
+    step: int = -1
+    """Optional: which sampler step's hypotheses it aggregates when a caller hands it all of them (-1: the
+    last; a temporal aggregator may read another)."""
 
     _NEEDS_TEXT = {
         "camera": ("camera intrinsics camera=(B, 9) [fx, fy, cx, cy, k1, k2, k3, p1, p2] in the 2D's units",
@@ -465,3 +547,37 @@ KIND_BASES: dict[str, type] = {cls.__posediff_kind__: cls for cls in (
     Backbone, Conditioner, TextEncoder, FusionBlock, NoiseSchedule, Sampler, Aggregator)}
 """The base class of each component kind (``"sampler"`` → :class:`Sampler`, …)."""
 
+
+def contract_of(kind: str, obj: Any) -> type:
+    """The class whose hooks describe a registered ``obj`` of ``kind`` before it is built: ``obj`` itself
+    when it is a subclass of the kind's base class, else (a factory function) the base class, whose hooks
+    give the documented defaults. Every hook is declared on the base classes, so it is read as a plain
+    attribute of the result, never looked up with a fallback."""
+    base = KIND_BASES[kind]
+    return obj if isinstance(obj, type) and issubclass(obj, base) else base
+
+
+def hook_names(kind: str) -> set[str]:
+    """The public names a kind's base class declares (its hooks and helpers), beyond ``nn.Module``'s."""
+    return {n for n in dir(KIND_BASES[kind]) if not n.startswith("_")} - set(dir(nn.Module))
+
+
+def misspelt_hooks(kind: str, cls: type) -> list[str]:
+    """Methods of ``cls`` whose names are near, but not equal to, a hook of its kind (e.g. ``check_param``
+    for ``check_params``): such a method is never called, and the hook's default silently stands in for it.
+    Returns one message per suspect method."""
+    import difflib
+
+    hooks = hook_names(kind)
+    out = []
+    for klass in cls.__mro__:
+        if klass is KIND_BASES[kind] or klass in (Component, nn.Module, object):
+            break
+        for name, value in vars(klass).items():
+            if name.startswith("_") or name in hooks or not callable(getattr(value, "__func__", value)):
+                continue
+            close = difflib.get_close_matches(name, sorted(hooks), n=1, cutoff=0.9)
+            if close:
+                out.append(f"{klass.__name__}.{name} looks like a misspelling of the {kind} hook {close[0]!r}, "
+                           "which it therefore does not override")
+    return out

@@ -239,7 +239,7 @@ class PoseLifter(nn.Module):
         (cached until any weight changes: optimizer steps, ``load_state_dict``, ``.to()``); the
         parts the backbone lists in ``keep_fp32`` stay fp32. Otherwise the modules themselves.
         """
-        keep = getattr(self.backbone, "keep_fp32", None)
+        keep = self.backbone.keep_fp32
         bf16 = self.effective_precision == "bf16"
         cast = bf16 and keep is not None
         autocast = bf16 and not cast
@@ -281,8 +281,7 @@ class PoseLifter(nn.Module):
                 src = getattr(self.backbone, name)
                 if isinstance(src, nn.Parameter):
                     getattr(backbone, name).data = src.detach().clone()
-            if hasattr(backbone, "stream_dtype"):
-                backbone.stream_dtype = torch.bfloat16
+            backbone.stream_dtype = torch.bfloat16
             backbone.eval()
             if self.fuse_kernels and not self.compile_sampling:  # inductor does its own fusion
                 from .nn.fused import fuse_for_inference
@@ -309,7 +308,7 @@ class PoseLifter(nn.Module):
         Sampling on CPU uses it with the sampling dtype (bf16 copy: bf16); ``posediff train`` on CPU
         uses it (fp32 residual stream) to split each step into gradient-accumulated micro-batches.
         """
-        dim = getattr(self.backbone, "dim", None)
+        dim = self.backbone.dim
         if not isinstance(dim, int) or dim <= 0:
             return 0
         frames = self.frames if frames is None else int(frames)
@@ -377,7 +376,7 @@ class PoseLifter(nn.Module):
         if tt.is_floating_point() and not bool((tt == tt.round()).all()):
             raise InputError(f"t must hold integer diffusion steps; got {tt.tolist()}")
         tt = tt.long()
-        steps = int(getattr(getattr(self.sampler, "schedule", None), "timesteps", 1000))
+        steps = int(self.sampler.schedule.timesteps)
         if bool((tt < 0).any()) or bool((tt >= steps).any()):
             raise InputError(f"t must lie in [0, {steps - 1}]; got {tt.tolist()}")
         cond = self.condition(actions, b)
@@ -459,7 +458,7 @@ class PoseLifter(nn.Module):
         # Validate every argument before sampling (a bad camera must not cost a full sampling run).
         x = self._check_x2d(x2d)
         b = x.shape[0]
-        needs = set(getattr(self.aggregator, "needs", ()))
+        needs = set(self.aggregator.needs)
         kwargs: dict[str, Any] = {"x2d": x}
         if camera is not None:
             cam = as_tensor("camera", camera, device=self.device)
@@ -487,7 +486,7 @@ class PoseLifter(nn.Module):
                 raise InputError(f"{need} must be given for aggregator {self.aggregator.registered_name()!r}: "
                                  f"expected {shape}; got None")
         hyps = self.sample(x, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
-        step = int(getattr(self.aggregator, "step", -1))
+        step = int(self.aggregator.step)
         with torch.no_grad():
             out = self.aggregator(hyps[:, step], **kwargs)
         out = out.clone()

@@ -35,7 +35,7 @@ from . import registry
 from .build import build_component
 from .component_spec import component_spec
 from .errors import ContractError, InputError, PosediffError
-from .interfaces import KIND_BASES, Conditioning
+from .interfaces import KIND_BASES, Conditioning, contract_of
 from .spec import _kind_of_annotation, component_parameters
 
 __all__ = ["check_component", "SMALL_CONTEXT"]
@@ -52,7 +52,7 @@ _NESTED_EXAMPLES: dict[str, dict] = {
 def _table(kind: str, name: str, overrides: Mapping[str, Any] | None) -> dict:
     obj = registry.get(kind, name)
     table: dict[str, Any] = {"name": name}
-    table.update(getattr(obj, "spec_example", {}) or {})
+    table.update(contract_of(kind, obj).spec_example)
     for pname, ann, default in component_parameters(obj):
         sub = _kind_of_annotation(ann)
         if sub and pname not in table and default is inspect.Parameter.empty:
@@ -128,7 +128,7 @@ def _cond_tensors(cond: Conditioning) -> tuple:
 
 
 def _labels(comp: nn.Module, b: int) -> list:
-    actions = list(getattr(comp, "actions", None) or [])
+    actions = list(comp.actions)
     first = actions[0] if actions else "Walking"
     return [first] + [None] * (b - 1)
 
@@ -266,7 +266,7 @@ def _check_aggregator(comp, kind, name, ctx):
 
     x2d = project_to_2d(hyps[:, 0] + root, camera[:, None, None, :])
     everything: dict[str, Any] = {"camera": camera, "root": root, "target": hyps[:, 0]}
-    needs = set(getattr(comp, "needs", ()))
+    needs = set(comp.needs)
     _require(needs <= set(everything), f"needs {sorted(needs)} names inputs outside camera/root/target", kind, name)
     only = {k: v for k, v in everything.items() if k in needs}
     try:

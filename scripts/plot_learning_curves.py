@@ -25,13 +25,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "img" / "learning_curves.png")
     args = ap.parse_args(argv)
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    # left: the whole curves on a log-scaled time axis; right: the same, zoomed on the y range where the
+    # curves differ (the end of training), so that a few millimetres are readable
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), dpi=120)
+    series = []
     for path in sorted((RESULTS / "training").glob("*.json")):
         run = json.loads(path.read_text())
         pts = [(c["cpu_minutes"], c["s8_val_mpjpe_mm"]) for c in run["curve"] if c.get("cpu_minutes") is not None]
         if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3, label=f"{run['name']} (posediff, cpu recipe; H=1, M=1, "
-                                                      f"{run['curve'][0]['val_windows']} windows)")
+            frames = run.get("frames")
+            series.append((pts, dict(marker="o", ms=3, label=f"{run['name']}"
+                                     + (f" ({frames} frames)" if frames else "")
+                                     + f" (posediff, cpu recipe; H=1, M=1, {run['curve'][0]['val_windows']} windows)")))
     for name, style in (("baseline_mlp.json", "--"), ("baseline_mlp_140.json", ":")):
         mlp = RESULTS / name
         if not mlp.is_file():
@@ -39,15 +44,25 @@ def main(argv=None) -> int:
         data = json.loads(mlp.read_text())
         pts = [(c["cpu_minutes"], c["s8_mpjpe_mm"]) for c in data.get("learning_curve", [])]
         if pts:
-            ax.plot(*zip(*pts), marker="s", ms=3, color="black", ls=style,
-                    label=f"reference: single-frame MLP, {data['budget']['cpu_minutes']:g}-minute budget "
-                          "(benchmarks/baseline_mlp.py; all S8 frames)")
-    ax.set_xlabel("training CPU-minutes (1 thread per run)")
-    ax.set_ylabel("held-out S8 MPJPE (mm), ground-truth 2D")
-    ax.set_ylim(0, 250)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("Human3.6M, trained on S1/S5/S6/S7, evaluated on held-out S8")
+            series.append((pts, dict(marker="s", ms=3, color="black", ls=style,
+                                     label=f"reference: single-frame MLP, {data['budget']['cpu_minutes']:g}-minute "
+                                           "budget (benchmarks/baseline_mlp.py; all S8 frames)")))
+    for ax, zoom in zip(axes, (False, True)):
+        for pts, style in series:
+            ax.plot(*zip(*pts), **style)
+        ax.set_xlabel("training CPU-minutes (1 thread per run" + (", log scale)" if not zoom else ")"))
+        ax.set_ylabel("held-out S8 MPJPE (mm), ground-truth 2D")
+        ax.grid(alpha=0.3, which="both")
+        if zoom:
+            ends = [min(y for _, y in pts) for pts, _ in series]
+            lo = 5 * int(min(ends) // 5) - 5 if ends else 30
+            ax.set_ylim(lo, lo + 30)
+            ax.set_title("zoomed: where the curves end")
+        else:
+            ax.set_xscale("log")
+            ax.set_ylim(0, 130)
+            ax.set_title("Human3.6M, trained on S1/S5/S6/S7, evaluated on held-out S8")
+            ax.legend(fontsize=7)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(args.out)

@@ -9,7 +9,8 @@ shows an error is marked ``<!-- docs-test: raises NAME -->`` and must raise the 
 line of the ```text block that follows it (the message the page shows) at the start of its message.
 A block marked ``<!-- docs-test: needs DIST -->`` runs where the distribution DIST (e.g. a plugin package of
 ``plugins/``, which CI installs before it runs this file again) is installed, and is skipped elsewhere.
-A line ``expr   # [a, b]`` (or ``x.shape   # (2, 3)``) claims a value, and the test checks the claim.
+A line ``expr   # [a, b]`` (or ``x.shape   # (2, 3)``) claims a value, and the test checks the claim, as on a
+fresh install (plugin packages not discovered).
 """
 from __future__ import annotations
 
@@ -70,10 +71,30 @@ def test_code_blocks_run(page, tmp_path, monkeypatch):
             else:
                 assert kind != "raises", f"{where}: the block runs without the {arg} the page shows"
         for expr, value in shown_values(code):
-            got = eval(expr, namespace)  # noqa: S307 - the page's own expression
+            with _fresh_install(monkeypatch):  # the values a page shows are those of posediff alone
+                got = eval(expr, namespace)  # noqa: S307 - the page's own expression
             assert got == value, f"{where}: {expr} gives {got!r}, the page shows {value!r}"
         ran += 1
     assert ran or all(kind for _, _, kind in code_blocks(page))
+
+
+class _fresh_install:
+    """Within the block, installed plugin packages are not discovered (``POSEDIFF_DISABLE_PLUGINS=1``)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.mp = monkeypatch
+
+    def __enter__(self) -> None:
+        from posediff import registry
+
+        self.mp.setenv("POSEDIFF_DISABLE_PLUGINS", "1")
+        registry.refresh_plugins()
+
+    def __exit__(self, *exc) -> None:
+        from posediff import registry
+
+        self.mp.delenv("POSEDIFF_DISABLE_PLUGINS")
+        registry.refresh_plugins()
 
 
 def _installed(dist: str) -> bool:

@@ -171,7 +171,7 @@ def evaluate_protocols(
         raise InputError("dataset must hold the ground-truth root trajectory (root) for the paper protocol; got "
                          f"{sum(s.root is None for s in dataset)} sequence(s) without root")
     labels, rejected = accepted_actions(lifter, [r["action"] for r in rows])
-    distortion = bool(getattr(lifter.aggregator, "distortion", True))
+    distortion = bool(lifter.aggregator.distortion) if isinstance(lifter.aggregator, JPMAAggregator) else True
     pck_idx = pck_joints(sk)
     metrics = ["mpjpe_mm", "p_mpjpe_mm"] + (["pck", "auc"] if is_3dhp else [])
     sampler = lifter.sampler

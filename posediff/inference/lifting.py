@@ -60,9 +60,14 @@ def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str])
                               frames=model.frames, dim=model.dim,
                               joints=model.skeleton.num_joints)
     else:
+        from ..interfaces import Aggregator
+
+        if not isinstance(aggregator, Aggregator):
+            raise InputError(f"aggregator must be a registered name or a posediff.interfaces.Aggregator; got "
+                             f"{type(aggregator).__name__}")
         agg = aggregator
         name = type(aggregator).__name__
-    needs = set(getattr(agg, "needs", ()))
+    needs = set(agg.needs)
     missing = [n for n in sorted(needs) if not (n == "camera" and camera_given)]
     if missing:
         if aggregator is not None:
@@ -341,7 +346,7 @@ def _sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, gener
     """
     with torch.no_grad():
         hyps = model.sample(x2d, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
-        last = hyps[:, int(getattr(aggregator, "step", -1))]
+        last = hyps[:, int(aggregator.step)]
         kwargs: dict[str, Any] = {"x2d": x2d}
         if camera is not None:
             kwargs["camera"] = camera.unsqueeze(0).expand(x2d.shape[0], -1)

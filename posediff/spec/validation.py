@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 
 from .. import registry
 from ..errors import PluginError, Problem, SpecError, UnknownComponentError
+from ..interfaces import TextEncoder, contract_of
 from .io import load_spec
 from .schema import (
     CONTEXT_KEYS,
@@ -99,11 +100,11 @@ class _Validator:
                 self.add(f"{path}.{pname}", f"missing required parameter ({what})")
             elif default is not None:
                 resolved[pname] = copy.deepcopy(list(default) if isinstance(default, tuple) else default)
-        # component-specific checks that need no tensors
-        checker = getattr(obj, "check_params", None)
-        if callable(checker) and len(self.problems) == before:
+        # component-specific checks that need no tensors, given the constructor's arguments by name
+        if len(self.problems) == before:
+            given = {**context, **resolved}
             try:
-                for message in checker({**context, **resolved}) or ():
+                for message in contract_of(kind, obj).check_params({k: given[k] for k in known if k in given}) or ():
                     self.add(path, message)
             except Exception as exc:  # noqa: BLE001
                 self.add(path, f"{type(exc).__name__}: {exc}")
@@ -247,39 +248,33 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
 
 def _token_dim(conditioner: dict, context: Mapping[str, Any]) -> int:
     """Width of the conditioner's prompt tokens, known before construction: the class's
-    ``token_dim_for(params)`` if it has one, else its text encoder's width (the encoder class's
-    ``width_for(params)`` if it has one, else its ``width`` field), else 0."""
-    cls = registry.get("conditioner", conditioner["name"])
-    fn = getattr(cls, "token_dim_for", None)
-    if callable(fn):
-        try:
-            return int(fn({**context, **conditioner}))
-        except Exception:  # noqa: BLE001 - the constructor will complain precisely
-            return 0
+    ``token_dim_for(params)`` hook when it gives one, else its text encoder's ``width_for(params)`` hook (by
+    default the table's ``width``), else 0."""
+    hooks = contract_of("conditioner", registry.get("conditioner", conditioner["name"]))
+    try:
+        width = hooks.token_dim_for({**context, **conditioner})
+    except Exception:  # noqa: BLE001 - the constructor will complain precisely
+        return 0
+    if width is not None:
+        return int(width)
     encoder = conditioner.get("text_encoder")
     if not isinstance(encoder, Mapping):
         return 0
-    width_for = None
-    if isinstance(encoder.get("name"), str) and encoder["name"] in registry.list_components("text_encoder"):
-        width_for = getattr(registry.get("text_encoder", encoder["name"]), "width_for", None)
-    if callable(width_for):
-        try:
-            return int(width_for(dict(encoder)))
-        except Exception:  # noqa: BLE001 - the constructor will complain precisely
-            return 0
-    if isinstance(encoder.get("width"), int):
-        return encoder["width"]
-    return 0
+    name = encoder.get("name")
+    known = isinstance(name, str) and name in registry.list_components("text_encoder")
+    encoder_hooks = contract_of("text_encoder", registry.get("text_encoder", name)) if known else TextEncoder
+    try:
+        return int(encoder_hooks.width_for(dict(encoder)))
+    except Exception:  # noqa: BLE001 - the constructor will complain precisely
+        return 0
 
 
 def _hook_points(backbone: dict | None, context: Mapping[str, Any]) -> list[str] | None:
     if backbone is None:
         return None
-    cls = registry.get("backbone", backbone["name"])
-    fn = getattr(cls, "hook_points_for", None)
-    if not callable(fn):
-        return None
+    hooks = contract_of("backbone", registry.get("backbone", backbone["name"]))
     try:
-        return list(fn({**context, **backbone}))
+        points = hooks.hook_points_for({**context, **backbone})
     except Exception:  # noqa: BLE001 - the constructor will complain precisely
         return None
+    return None if points is None else list(points)

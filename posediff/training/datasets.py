@@ -214,10 +214,9 @@ def accepted_actions(lifter, labels: Iterable[str]) -> tuple[dict[str, Optional[
         if not label:
             out[label] = None
             continue
-        check = getattr(cond, "prompt_key", None)
         try:
-            if callable(check):
-                check(label)
+            if cond is not None:
+                cond.prompt_key(label)
             out[label] = label
         except PosediffError:
             out[label] = None

@@ -66,7 +66,7 @@ def load_init_weights(lifter: Any, path: str | Path) -> list[str]:
     state = dict(state_dict_of(data, path))
     own = lifter.state_dict()
     notes = []
-    for name in getattr(lifter.backbone, "frame_parameters", ()):
+    for name in lifter.backbone.frame_parameters:
         key = f"backbone.{name}"
         if key not in state or key not in own:
             continue

@@ -32,13 +32,15 @@ class LossModule(nn.Module):
 def invalidate_caches(module: nn.Module) -> int:
     """Drop every cached prompt feature of a model (call whenever weights changed).
 
-    Calls ``clear_cache()`` on each submodule that has one. Returns how many caches were cleared.
+    Calls the ``clear_cache()`` hook of every component in it (a no-op for components without a cache).
+    Returns how many components were asked.
     """
+    from ..interfaces import Component
+
     n = 0
     for m in module.modules():
-        fn = getattr(m, "clear_cache", None)
-        if callable(fn):
-            fn()
+        if isinstance(m, Component):
+            m.clear_cache()
             n += 1
     return n
 
