@@ -455,3 +455,17 @@ def test_flip_argument_overrides_the_configuration(tiny, monkeypatch):
     assert {s["flip"] for s in seen} == {True} and res.metadata["flip"] is True
     with pytest.raises(InputError, match="flip must be True, False or None"):
         lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), flip="yes")
+
+
+def test_input_shorter_than_the_window_is_padded_and_says_so(stub):
+    """A clip shorter than the model's window (e.g. 5 frames for a 9-frame model, or a 2-second video for an
+    81-frame one) is lifted in one edge-padded window; only the real frames are returned, and a note says
+    the model saw less context than it was trained with (issue 19)."""
+    F = stub.frames
+    with pytest.warns(UserWarning, match=rf"5 frame\(s\), fewer than the model's window of {F}: lifted in one window "
+                                         r"padded by repeating the last frame"):
+        res = lift(_pixels(5), lifter=stub, format="h36m-17", image_size=(W, H), aggregator="mean")
+    assert res.poses3d.shape == (5, 17, 3) and res.metadata["windows"] == 1
+    # the stub returns the window's own 2D: every real frame comes back in place, the padding is dropped
+    np.testing.assert_allclose(res.poses3d[:, 1:, :2], normalize_screen_coordinates(_pixels(5), W, H)[:, 1:],
+                               atol=1e-5)

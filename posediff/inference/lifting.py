@@ -229,6 +229,10 @@ def lift(
             else:
                 obs = tr.observed[s:e]
             L = e - s
+            if L < F:
+                notes.append(f"person {c} frames {s}-{e - 1}: {L} frame(s), fewer than the model's window of {F}: "
+                             "lifted in one window padded by repeating the last frame (the padding is not output; "
+                             "the model sees less motion context than it was trained with)")
             starts = window_plan(L, F, ov)
             for st in starts:
                 idx = np.clip(np.arange(st, st + F), 0, L - 1)
