@@ -51,7 +51,8 @@ def with_previous(run: dict, previous: dict) -> dict:
     stages = list(previous.get("stages") or [{"name": previous.get("name"), "steps": steps0,
                                                "wall_minutes": wall0, "cpu_minutes": cpu0}])
     stages.append({"name": run["name"], "steps": run.get("steps"), "wall_minutes": run.get("wall_minutes_total"),
-                   "cpu_minutes": run.get("cpu_minutes_total")})
+                   "cpu_minutes": run.get("cpu_minutes_total"),
+                   **{k: run[k] for k in ("command", "commit", "cpu_model", "amp_used") if run.get(k)}})
     cpu = run.get("cpu_minutes_total")
     return dict(run, curve=previous.get("curve", []) + [shift(p) for p in run["curve"]],
                 loss=previous.get("loss", []) + [dict(p, step=p["step"] + steps0) for p in run["loss"]],
@@ -59,6 +60,16 @@ def with_previous(run: dict, previous: dict) -> dict:
                 wall_minutes_total=round(wall0 + float(run.get("wall_minutes_total") or 0.0), 1),
                 cpu_minutes_total=None if cpu is None or cpu0 is None else round(cpu0 + cpu, 1),
                 stages=stages)
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def main(argv=None) -> int:
@@ -71,6 +82,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-name", help="process name in the CPU log (default: --name)")
     ap.add_argument("--previous", type=Path, help="curve JSON of the run this one was initialised from")
     ap.add_argument("--until-step", type=int, help="keep the run up to this step (the checkpoint that is shipped)")
+    ap.add_argument("--command", help="the command that ran this stage (recorded)")
+    ap.add_argument("--commit", help="the commit it ran at (recorded)")
+    ap.add_argument("--cpu-model", help="the CPU it ran on (default: this machine's, from /proc/cpuinfo)")
     args = ap.parse_args(argv)
     points: list[tuple[float, float]] = []
     if args.cpu_log and args.cpu_log.is_file() and args.start_epoch:
@@ -102,6 +116,9 @@ def main(argv=None) -> int:
     if args.until_step:  # totals at the kept checkpoint (its validation point), not at the run's end
         out.update(steps=args.until_step, wall_minutes_total=round(curve[-1]["wall_minutes"], 1),
                    cpu_minutes_total=None if curve[-1]["cpu_minutes"] is None else round(curve[-1]["cpu_minutes"], 1))
+    out.update({"command": args.command, "commit": args.commit, "cpu_model": args.cpu_model or _cpu_model(),
+                "amp_used": summary.get("amp_used")})
+    out = {k: v for k, v in out.items() if v is not None or k in ("cpu_minutes_total",)}
     if args.previous is not None:
         out = with_previous(out, json.loads(args.previous.read_text()))
     args.out.mkdir(parents=True, exist_ok=True)

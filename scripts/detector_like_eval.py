@@ -36,8 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cameras", type=int, default=1, help="cameras per sequence (first N)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                    help="sampling precision (bf16: the fast path, see docs/performance.md)")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                    help="sampling precision (bf16: the fast path, see docs/performance.md; auto: bf16 where this CPU "
+                         "runs it faster; the one used is recorded)")
     ap.add_argument("--sampling", default=None,
                     help="named sampling configuration of posediff.lift (default: lift's default, recorded)")
     ap.add_argument("--out", type=Path)
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
                      "per_action": table})
         print(f"noise {noise:g} px, drop {args.drop:g}: MPJPE {rows[-1]['mpjpe_mm']:.1f} mm, "
               f"P-MPJPE {rows[-1]['p_mpjpe_mm']:.1f} mm ({res.aggregator_used})", flush=True)
-    out = {"weights": args.weights, "precision": args.precision, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",
+    out = {"weights": args.weights, "precision": model.effective_precision, "precision_asked": args.precision, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",
            "clips": f"first {args.frames} frames of every S8 sequence, first {args.cameras} camera(s)",
            "input": "COCO-17 pixels from the ground-truth projection, Gaussian noise, dropped joints "
                     "(confidence 0), no camera; posediff.lift defaults", "seed": args.seed,

@@ -130,6 +130,84 @@ def _val(rep, agg, metric="mpjpe_mm", group=None, step=-1):
     return None if vals is None else vals[step]
 
 
+CONTEXT_MODEL = "finepose-base-h36m"
+"""The long-context model of issue 19's training campaign (81 frames)."""
+
+
+def context_section() -> list[str]:
+    """Issue 19: the long-context campaign — stages, per-frame training cost, and the targets with where each
+    stands (only measured figures; what is not measured yet says so)."""
+    tr = _load(RESULTS / "training" / f"{CONTEXT_MODEL}.json")
+    tput = _load(RESULTS / "training_throughput.json")
+    if tr is None and tput is None:
+        return []
+    L = ["## Temporal context: the 81-frame campaign (in progress)", "",
+         f"`{CONTEXT_MODEL}` is `finepose-small-h36m`'s architecture over an **81-frame** window (1.6 s at 50 Hz, "
+         "MixSTE's 81-frame setting) instead of 9, trained from the 9-frame weights (`--init h36m`, the temporal "
+         "embedding resampled in time; [Training](training.md#longer-context-from-a-shorter-model-init-across-clip-lengths)) "
+         "by a campaign that continues across sessions with `--resume`.", ""]
+    if tput:
+        rows = {(r["frames"], r["precision"]): r for r in tput["rows"]}
+        frames = sorted({r["frames"] for r in tput["rows"]})
+        L += [f"**Context is (almost) free per supervised frame.** MixSTE supervises every frame of a clip, so the "
+              f"cost that matters is supervised frames per second of a whole training step (forward, backward, "
+              f"AdamW; {tput['frames_per_step']:,} frames per step; `benchmarks/training_throughput.py`, one "
+              f"thread, {tput['machine']['cpu']}, bf16 matmul peak {tput['bf16_over_fp32_matmul_peak']:.2f}× fp32 "
+              "in the same run, the other core training):", "",
+              "| clip length | fp32 frames/s | bf16 frames/s | bf16 / fp32 | bf16 fraction of the bf16 peak |",
+              "|---:|---:|---:|---:|---:|"]
+        for f in frames:
+            a, b = rows.get((f, "fp32")), rows.get((f, "bf16"))
+            L.append(f"| {f} | {_f(a and a['frames_per_s'], 0)} | {_f(b and b['frames_per_s'], 0)} | "
+                     f"{_f(a and b and b['frames_per_s'] / a['frames_per_s'], 2)}× | "
+                     f"{_f(b and 100 * b['fraction_of_peak'], 0)} % |")
+        L.append("")
+    if tr:
+        stages = tr.get("stages") or []
+        L += ["| stage | steps (total) | CPU-minutes (total) | CPU | precision | S8 validation at its end (H=1, M=1) |",
+              "|---|---:|---:|---|---|---:|"]
+        step_total = 0
+        for st in stages:
+            step_total += int(st.get("steps") or 0)
+            end = [c for c in tr["curve"] if c["step"] <= step_total]
+            L.append(f"| `{st['name']}` | {step_total:,} | {_f(st.get('cpu_minutes'))} | {st.get('cpu_model', 'not recorded')} | "
+                     f"{st.get('amp_used', 'not recorded')} | {_f(end[-1]['s8_val_mpjpe_mm'] if end else None)} mm |")
+        L.append("")
+        for st in stages:
+            if st.get("command"):
+                L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
+        L.append("")
+    allw = _report(CONTEXT_MODEL, "h36m-S8-all-fast", "deployable")
+    det = _load(RESULTS / "eval" / f"{CONTEXT_MODEL}-detector-like.json")
+    r3 = next((r for r in det["results"] if r["noise_px"] == 3), None) if det else None
+    hp = _report(CONTEXT_MODEL, "3dhp-TS5-TS6", "deployable")
+    cpu_h = (tr or {}).get("cpu_minutes_total")
+
+    def status(value, target, lower=True):
+        if value is None:
+            return "not measured yet"
+        ok = value <= target if lower else value >= target
+        return "**met**" if ok else "not met yet"
+
+    def unit(v, u, nd=1):
+        return "—" if v is None else f"{_f(v, nd)}{u}"
+
+    s8 = _val(allw, "P-Agg") if allw else None
+    L += ["| target (held-out S8 unless named) | now | target | status |", "|---|---:|---:|---|",
+          f"| ground-truth 2D, deployable, P-Agg, every window (`fast`) | {unit(s8, ' mm')} | ≤ 32 mm (moonshot ≤ 26) | "
+          f"{status(s8, 32)} |",
+          f"| detector-like input (3 px noise, 3 % dropped, no camera), `lift` defaults | "
+          f"{unit(r3 and r3['mpjpe_mm'], ' mm')} | ≤ 40 mm | {status(r3 and r3['mpjpe_mm'], 40)} |",
+          f"| 3DHP TS5/TS6 PCK@150 (cross-dataset) | {unit(_val(hp, 'P-Agg', 'pck') if hp else None, ' %')} | ≥ 88 % | "
+          f"{status(_val(hp, 'P-Agg', 'pck') if hp else None, 88, lower=False)} |",
+          f"| training CPU-hours in total (incl. the 9-frame initialisation) | {unit(cpu_h and cpu_h / 60, '', 2)} | ≤ 12 | "
+          f"{status(cpu_h and cpu_h / 60, 12)} |",
+          "| better than a deterministic MixSTE of the same context and budget | — | — | not measured yet |",
+          "| FinePOSE vs D3DP at equal context and budget, two seeds, offline and minilm towers | — | — | "
+          "not measured yet |", ""]
+    return L
+
+
 def render() -> str:
     records = {m: _load(REPO / "posediff" / "assets" / "weights" / f"{m}.json") for m in MODELS}
     training = {m: _load(RESULTS / "training" / f"{m}.json") for m in MODELS}
@@ -223,6 +301,7 @@ def render() -> str:
                          f", data file `{rec['data']['file']}` (sha256 `{rec['data']['file_sha256'][:16]}…`), "
                          f"weights sha256 `{rec['sha256'][:16]}…`, PyTorch {rec['torch']}.")]
     L.append("")
+    L += context_section()
     # ------------------------------------------------------------------ H36M S8
     L += ["## Human3.6M S8 (held out)", "",
           "Protocol **deployable**: no action label (neutral prompt), JPMA root estimated from the 2D. Protocol "
