@@ -371,3 +371,17 @@ def test_animation_runs_at_the_input_frame_rate(capsys, tmp_path, tiny_ckpt):
     assert code == 0 and "at 30 frames/s (the input does not say its frame rate" in stdout
     code, stdout, err = run(capsys, "render", str(tmp_path / "p.npz"), "--out", str(tmp_path / "c.gif"))
     assert code == 0 and "at 25 frames/s (the input's frame rate)" in stdout, err
+
+
+def test_lift_writes_bvh(capsys, tmp_path, tiny_ckpt):
+    from posediff.bvh import read_bvh
+
+    kp = _write_keypoints(tmp_path)
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--out", str(tmp_path / "p.npz"), "--quiet",
+                            "--bvh", str(tmp_path / "m.bvh"), "--fps", "25")
+    assert code == 0, err
+    assert f"BVH → {tmp_path / 'm.bvh'} (14 frames at 25 frames/s)" in stdout
+    data = read_bvh(tmp_path / "m.bvh")
+    assert data["frames"].shape[0] == 14 and data["frame_time"] == pytest.approx(0.04)
+    assert data["names"][0] == "pelvis" and "right_wrist" in data["names"]

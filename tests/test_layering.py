@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("interfaces", "sampling", "spec", "weights"),
     # 2 components and the leaf libraries they sit beside
     ("aggregators", "backbones", "conditioners", "fusion", "samplers", "schedules", "text_encoders",
-     "component_spec", "data", "metrics", "viz", "export"),
+     "component_spec", "data", "metrics", "viz", "export", "bvh"),
     # 3 assembling a model
     ("lifter", "build", "sources", "testing", "convert"),
     # 4 jobs done with a model

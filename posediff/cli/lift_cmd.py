@@ -42,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--bvh", metavar="FILE",
+                   help="also write the motion as BVH for animation tools (constant bone lengths, y up, centimetres; "
+                        "one file per person: FILE, or FILE-person<C>.bvh for several people; docs/lifting.md)")
     p.add_argument("--max-frames", type=int, default=None,
                    help="at most this many frames in the animation, evenly spaced (default: every frame)")
     p.add_argument("--fps", type=float, default=None,
@@ -109,6 +112,29 @@ def animation_fps(given: float | None, metadata: dict) -> tuple[float, str]:
     return DEFAULT_FPS, f"the input does not say its frame rate: {DEFAULT_FPS:g} assumed, pass --fps to set it"
 
 
+def write_bvh_files(result, path: str, fps: float) -> list[Path]:
+    """One BVH file per lifted person, from the first to the last frame the person was seen in (frames in
+    between where they were not seen hold the last seen pose; a person seen in no frame is skipped); prints
+    where each went."""
+    from ..bvh import write_bvh
+
+    poses = result.poses3d if result.multi_person else result.poses3d[None]
+    mask = result.mask if result.multi_person else result.mask[None]
+    base = Path(path)
+    written = []
+    for c in range(poses.shape[0]):
+        frames = np.flatnonzero(mask[c])
+        if frames.size == 0:
+            continue
+        out = base if poses.shape[0] == 1 else base.with_name(f"{base.stem}-person{c}{base.suffix}")
+        span = np.arange(frames[0], frames[-1] + 1)
+        held = np.maximum.accumulate(np.where(mask[c, span], span, 0))  # the last seen frame at each frame
+        write_bvh(out, poses[c, held], skeleton=result.skeleton, fps=fps)
+        written.append(out)
+        print(f"BVH → {out} ({frames[-1] - frames[0] + 1} frames at {fps:g} frames/s)")
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     """Lift and save; returns the exit code."""
     from ..errors import InputError
@@ -162,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"format: {meta.get('format')} ({'as given' if args.format else 'read from the file'})")
     if meta.get("tracks"):
         print(f"people: {meta['tracks']}")
+    if args.bvh:
+        write_bvh_files(result, args.bvh, animation_fps(args.fps, meta)[0])
     if args.render:
         from ..viz import render_animation
 
