@@ -385,3 +385,22 @@ def test_lift_writes_bvh(capsys, tmp_path, tiny_ckpt):
     data = read_bvh(tmp_path / "m.bvh")
     assert data["frames"].shape[0] == 14 and data["frame_time"] == pytest.approx(0.04)
     assert data["names"][0] == "pelvis" and "right_wrist" in data["names"]
+
+
+def test_lift_world_places_the_root_and_the_bvh_follows_it(capsys, tmp_path, tiny_ckpt):
+    from posediff.bvh import read_bvh
+
+    kp = _write_keypoints(tmp_path)
+    code, stdout, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                            "--image-size", "1000", "1000", "--out", str(tmp_path / "p.npz"), "--quiet", "--world",
+                            "--fov", "50", "--bvh", str(tmp_path / "m.bvh"))
+    assert code == 0, err
+    assert "world: root trajectory in camera space, metres (no intrinsics given: a pinhole camera with a 50°" in stdout
+    res = posediff.inference.load_result(tmp_path / "p.npz")
+    assert res.trajectory.shape == (14, 3) and (res.trajectory[:, 2] > 0).all()  # in front of the camera
+    assert res.metadata["trajectory"]["assumed"] is True
+    root_cm = read_bvh(tmp_path / "m.bvh")["frames"][:, :3]
+    np.testing.assert_allclose(root_cm, res.trajectory * np.array([1, -1, -1]) * 100, atol=1e-4)
+    code, _, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
+                       "--image-size", "1000", "1000", "--out", str(tmp_path / "q.npz"), "--fov", "50")
+    assert code == 2 and "add --world" in one_line_error(err, "lift")

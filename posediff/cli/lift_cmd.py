@@ -42,6 +42,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--world", action="store_true",
+                   help="also place the person in camera space: the root's path in metres from the 2D and --camera, "
+                        "else an assumed 60° horizontal field of view (saved as 'trajectory', used by --bvh)")
+    p.add_argument("--fov", type=float, default=None, metavar="DEG",
+                   help="horizontal field of view assumed by --world without --camera (default 60)")
     p.add_argument("--bvh", metavar="FILE",
                    help="also write the motion as BVH for animation tools (constant bone lengths, y up, centimetres; "
                         "one file per person: FILE, or FILE-person<C>.bvh for several people; docs/lifting.md)")
@@ -129,7 +134,11 @@ def write_bvh_files(result, path: str, fps: float) -> list[Path]:
         out = base if poses.shape[0] == 1 else base.with_name(f"{base.stem}-person{c}{base.suffix}")
         span = np.arange(frames[0], frames[-1] + 1)
         held = np.maximum.accumulate(np.where(mask[c, span], span, 0))  # the last seen frame at each frame
-        write_bvh(out, poses[c, held], skeleton=result.skeleton, fps=fps)
+        placed = poses[c, held]
+        if result.trajectory is not None:  # --world: the root moves through camera space
+            traj = result.trajectory if result.multi_person else result.trajectory[None]
+            placed = placed + traj[c, held][:, None, :]
+        write_bvh(out, placed, skeleton=result.skeleton, fps=fps)
         written.append(out)
         print(f"BVH → {out} ({frames[-1] - frames[0] + 1} frames at {fps:g} frames/s)")
     return written
@@ -145,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".npz":
         raise InputError(f"--out must end in .npz; got {args.out!r}")
+    if args.fov is not None and not args.world:
+        raise InputError("--fov is the field of view assumed by --world; add --world")
     camera = parse_camera_arg(args.camera)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -170,6 +181,11 @@ def run(args: argparse.Namespace) -> int:
             flip=args.flip,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
+    if args.world:
+        from ..inference.trajectory import DEFAULT_FOV_DEG, root_trajectory
+
+        result.trajectory, info = root_trajectory(result, fov_deg=args.fov or DEFAULT_FOV_DEG)
+        result.metadata["trajectory"] = info
     result.save(out)
     meta = result.metadata
     if result.multi_person:
@@ -188,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"format: {meta.get('format')} ({'as given' if args.format else 'read from the file'})")
     if meta.get("tracks"):
         print(f"people: {meta['tracks']}")
+    if result.trajectory is not None:
+        print(f"world: root trajectory in camera space, metres ({meta['trajectory']['assumption']})")
     if args.bvh:
         write_bvh_files(result, args.bvh, animation_fps(args.fps, meta)[0])
     if args.render:

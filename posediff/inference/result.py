@@ -30,6 +30,9 @@ class LiftResult:
             sampling step (only with ``keep_hypotheses=True``), else None.
         metadata: Plain-data description of the run (format, image size, camera, windowing, H, M,
             seed, weights, warnings, timing ...).
+        trajectory: ``(N, 3)`` / ``(C, N, 3)`` float32 camera-space position of the root joint in metres
+            (:func:`posediff.inference.trajectory.root_trajectory`; ``posediff lift --world``), else None.
+            ``poses3d + trajectory[..., None, :]`` places the person in camera space.
     """
 
     poses3d: np.ndarray
@@ -40,6 +43,7 @@ class LiftResult:
     skeleton: str
     hypotheses: Optional[np.ndarray] = None
     metadata: dict = field(default_factory=dict)
+    trajectory: Optional[np.ndarray] = None
 
     @property
     def multi_person(self) -> bool:
@@ -65,10 +69,12 @@ class LiftResult:
             aggregator_used=self.aggregator_used, skeleton=self.skeleton,
             hypotheses=None if self.hypotheses is None else self.hypotheses[c],
             metadata=dict(self.metadata, person=int(c % C)),
+            trajectory=None if self.trajectory is None else self.trajectory[c],
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write an ``.npz``: arrays ``poses3d``, ``mask``, ``x2d``, ``joint_mask`` (and ``hypotheses``),
+        """Write an ``.npz``: arrays ``poses3d``, ``mask``, ``x2d``, ``joint_mask`` (and ``hypotheses``,
+        ``trajectory``),
         strings ``aggregator_used``, ``skeleton`` and ``metadata`` (JSON). Read back with :func:`load_result`."""
         path = Path(path)
         if path.suffix.lower() != ".npz":
@@ -85,6 +91,8 @@ class LiftResult:
         }
         if self.hypotheses is not None:
             arrays["hypotheses"] = self.hypotheses.astype(np.float32)
+        if self.trajectory is not None:
+            arrays["trajectory"] = self.trajectory.astype(np.float32)
         np.savez_compressed(path, **arrays)
         return path
 
@@ -116,6 +124,7 @@ def load_result(path: str | Path) -> LiftResult:
                 aggregator_used=str(z["aggregator_used"]), skeleton=str(z["skeleton"]),
                 hypotheses=z["hypotheses"] if "hypotheses" in files else None,
                 metadata=json.loads(str(z["metadata"])) if "metadata" in files else {},
+                trajectory=z["trajectory"] if "trajectory" in files else None,
             )
     except DataError:
         raise
