@@ -83,14 +83,14 @@ def select_device(name: str) -> tuple[torch.device, list[str]]:
 # ----------------------------------------------------------------------------------------------- data
 def s8_windows(frames: int, windows: int) -> tuple[list[dict], int]:
     """``windows`` S8 windows of ``frames`` frames, evenly spread (ground-truth 2D), and the total count."""
-    from posediff.evaluation.scoring import _windows
+    from posediff.evaluation.scoring import evaluation_windows
     from posediff.training.datasets import load_dataset
 
     shared = shared_dir()
     if shared is None:
         raise SystemExit("speed_accuracy needs the licensed data: set POSEDIFF_SHARED or put it in ../shared")
     ds = load_dataset(f"h36m:{shared / 'data' / 'h36m'}", ["S8"], role="val")
-    rows = _windows(ds, frames, False)
+    rows = evaluation_windows(ds, frames, False)
     total = len(rows)
     if windows and total > windows:
         idx = np.unique(np.linspace(0, total - 1, windows).round().astype(int))

@@ -13,7 +13,7 @@ from . import interfaces, registry
 from .checkpoints import load_state_into
 from .errors import InputError, Problem, SpecError
 from .sources import locate
-from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, _kind_of_annotation
+from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, kind_of_annotation
 
 __all__ = ["build", "build_component", "construct"]
 
@@ -33,7 +33,7 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
         if pname not in table:
             continue
         value = table[pname]
-        sub_kind = _kind_of_annotation(ann)
+        sub_kind = kind_of_annotation(ann)
         if sub_kind is not None and isinstance(value, Mapping):
             value = construct(sub_kind, value, context)
         else:
@@ -69,9 +69,9 @@ def build_component(kind: str, table: Mapping[str, Any], **context: Any) -> Any:
 
     Context keys (``dim``, ``frames``, ``skeleton``, ``joints``, ``cond_dim``) are keyword arguments.
     """
-    from .spec import _Validator
+    from .spec import SpecValidator
 
-    v = _Validator(f"{kind} table")
+    v = SpecValidator(f"{kind} table")
     ctx = {"skeleton": "h36m-17", "frames": 243, "dim": 512, "joints": 17, "cond_dim": 0}
     ctx.update(context)
     resolved = v.component(kind, table, kind, ctx)

@@ -16,7 +16,7 @@ from torch import nn
 
 from . import registry
 from .errors import PluginError
-from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, _kind_of_annotation, component_parameters
+from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, kind_of_annotation, component_parameters
 
 __all__ = ["component_spec", "kind_of"]
 
@@ -77,7 +77,7 @@ def component_spec(component: nn.Module) -> dict:
         value = getattr(component, pname)
         if value is None:
             continue
-        if _kind_of_annotation(ann) is not None and isinstance(value, nn.Module):
+        if kind_of_annotation(ann) is not None and isinstance(value, nn.Module):
             table[pname] = component_spec(value)
         else:
             table[pname] = _plain(value, where)

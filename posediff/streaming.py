@@ -106,7 +106,7 @@ class StreamingLifter:
                  threshold: float = 0.3, action: Optional[str] = None, seed: int = 0) -> None:
         from .data.formats import get_format
         from .inference.camera import parse_camera
-        from .inference.lifting import _resolve_aggregator
+        from .inference.lifting import resolve_aggregator
 
         if isinstance(lifter, (str, bytes)) or hasattr(lifter, "__fspath__"):
             from .loading import load
@@ -142,7 +142,7 @@ class StreamingLifter:
         self.flip = config.flip
         cam = parse_camera(camera, self.image_size, "auto")
         notes: list[str] = []
-        self.aggregator, self.aggregator_name = _resolve_aggregator(lifter, config.aggregator, cam is not None,
+        self.aggregator, self.aggregator_name = resolve_aggregator(lifter, config.aggregator, cam is not None,
                                                                     notes)
         self.camera = None if cam is None else torch.as_tensor(cam, dtype=torch.float32, device=lifter.device)
         self.action = action
@@ -154,7 +154,7 @@ class StreamingLifter:
         """One frame ``(J, 2|3)`` of ``format`` → model-skeleton normalised ``(J', 2)`` and observed mask."""
         from .data.formats import to_h36m
         from .geometry.skeletons import convert_joints
-        from .inference.inputs import _normalise_xy
+        from .inference.inputs import normalise_xy
 
         arr = np.asarray(keypoints.detach().cpu().numpy() if isinstance(keypoints, torch.Tensor) else keypoints,
                          dtype=np.float64)
@@ -163,7 +163,7 @@ class StreamingLifter:
             raise InputError(f"a frame must have shape ({fmt.num_joints}, 2 or 3) for format {fmt.name!r}; got "
                              f"{tuple(arr.shape)}")
         xy, _conf, obs = to_h36m(arr[None], fmt.name, self.threshold)
-        xy = _normalise_xy(xy, self.image_size, self.coords)[0]
+        xy = normalise_xy(xy, self.image_size, self.coords)[0]
         obs = obs[0]
         sk = self.lifter.skeleton.name
         if sk != "h36m-17":
@@ -276,13 +276,13 @@ class StreamingLifter:
 
     def _lift_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(K, F, J, 2)`` windows → ``(K, F, J, 3)`` float32 aggregated poses, root joint 0."""
-        from .inference.lifting import _sample_windows
+        from .inference.lifting import sample_windows
         from .inference.sampling_configs import flip_set
 
         model = self.lifter
         x = torch.from_numpy(windows).to(model.device)
         with flip_set(model.sampler, self.flip):
-            out, _ = _sample_windows(model, x, self.aggregator,
+            out, _ = sample_windows(model, x, self.aggregator,
                                     actions=None if self.action is None else [self.action] * x.shape[0],
                                     generator=self.generator, hypotheses=self.hypotheses, steps=self.steps,
                                     camera=self.camera)

@@ -36,7 +36,7 @@ from .build import build_component
 from .component_spec import component_spec
 from .errors import ContractError, InputError, PosediffError
 from .interfaces import KIND_BASES, Conditioning, contract_of
-from .spec import _kind_of_annotation, component_parameters
+from .spec import kind_of_annotation, component_parameters
 
 __all__ = ["check_component", "SMALL_CONTEXT"]
 
@@ -54,7 +54,7 @@ def _table(kind: str, name: str, overrides: Mapping[str, Any] | None) -> dict:
     table: dict[str, Any] = {"name": name}
     table.update(contract_of(kind, obj).spec_example)
     for pname, ann, default in component_parameters(obj):
-        sub = _kind_of_annotation(ann)
+        sub = kind_of_annotation(ann)
         if sub and pname not in table and default is inspect.Parameter.empty:
             table[pname] = dict(_NESTED_EXAMPLES[sub])
     table.update(overrides or {})
@@ -77,9 +77,9 @@ def _build(kind: str, table: Mapping[str, Any], ctx: Mapping[str, Any], seed: in
 
 
 def _resolved_table(kind: str, table: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict:
-    from .spec import _Validator
+    from .spec import SpecValidator
 
-    v = _Validator(f"{kind} table")
+    v = SpecValidator(f"{kind} table")
     resolved = v.component(kind, dict(table), kind, dict(ctx))
     return resolved or {}
 

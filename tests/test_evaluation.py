@@ -230,7 +230,7 @@ def test_held_out_is_recognised_by_the_data_not_its_path():
 # --------------------------------------------------------------------------- speed paths (issue 10)
 def test_aligned_errors_match_procrustes_align():
     # the evaluation's batched Procrustes (gt broadcast, aligned pose never formed) equals metrics.procrustes_align
-    from posediff.evaluation import _aligned_errors
+    from posediff.evaluation import aligned_errors
 
     g = torch.Generator().manual_seed(0)
     p = torch.randn(3, 2, 4, 5, 17, 3, generator=g, dtype=torch.float64) * 0.3
@@ -239,7 +239,7 @@ def test_aligned_errors_match_procrustes_align():
     p[1, 0, 0, 0] = y[1, 0, 0, 0] * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)  # mirror: det R < 0 fix
     p[2, 1, 3] = 2.0 * y[2, 0, 0] + 0.1  # exact similarity: zero error
     ref = torch.linalg.vector_norm(metrics.procrustes_align(p, y.expand_as(p), validate=False) - y, dim=-1)
-    new = _aligned_errors(p, y)
+    new = aligned_errors(p, y)
     assert new.shape == ref.shape == (3, 2, 4, 5, 17)
     assert torch.allclose(new, ref, rtol=0, atol=1e-9)
     assert float(new[2, 1, 3].abs().max()) < 1e-9
@@ -250,7 +250,7 @@ def test_aligned_errors_match_procrustes_align():
 def test_noise_stream_replays_the_sampler_draws(finepose):
     # noise drawn in blocks of NOISE_BLOCK windows, in the order the sampler's own calls draw it: with a
     # row-wise denoiser the samples are bit-identical whatever the batches the stream is taken in
-    from posediff.evaluation import NOISE_BLOCK, _NoiseStream, _replay_draws
+    from posediff.evaluation import NOISE_BLOCK, NoiseStream, replay_draws
 
     sampler, perm = finepose.sampler, finepose.skeleton.flip_permutation
 
@@ -262,14 +262,14 @@ def test_noise_stream_replays_the_sampler_draws(finepose):
     gen = torch.Generator().manual_seed(4)
     direct = torch.cat([sampler.sample(denoise, x[b0:b0 + NOISE_BLOCK], flip_permutation=perm, generator=gen)
                         for b0 in range(0, n, NOISE_BLOCK)])
-    stream = _NoiseStream(4, n, _replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
+    stream = NoiseStream(4, n, replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
     parts = [sampler.sample(denoise, x[b0:b1], flip_permutation=perm, draws=stream.take(b1 - b0))
              for b0, b1 in ((0, 3), (3, 12), (12, n))]
     assert torch.equal(torch.cat(parts), direct)
     # and through the lifter (fp32 denoiser: equal up to float rounding of other batch sizes)
     gen = torch.Generator().manual_seed(4)
     ref = finepose.sample(x[:NOISE_BLOCK], generator=gen)
-    stream = _NoiseStream(4, n, _replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
+    stream = NoiseStream(4, n, replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
     got = torch.cat([finepose.sample(x[b0:b1], draws=stream.take(b1 - b0)) for b0, b1 in ((0, 5), (5, 8))])
     assert torch.allclose(got, ref, atol=1e-5)
 
@@ -310,12 +310,19 @@ def test_precision_is_an_option_and_recorded(d3dp, synth):
         evaluate(d3dp, synth, precision="fp16")
 
 
-def test_cli_evaluate_fast(tmp_path, capsys):
+def test_cli_evaluate_fast(tmp_path, capsys, monkeypatch):
+    """--fast is precision 'auto': bf16 where this machine runs it faster, fp32 elsewhere (the measured
+    ratio is pinned here, so the test does not depend on the CPU running it; an AVX2-only CPU took fp32)."""
     from posediff.cli import main
 
     out = tmp_path / "eval"
     args = ["evaluate", "d3dp-tiny", "--data", "synthetic:subjects=2,frames=27,cameras=1", "--hypotheses", "2",
             "--steps", "1", "--max-windows", "2", "--out", str(out), "--quiet"]
+    monkeypatch.setenv("POSEDIFF_BF16_SPEEDUP", "0.12")  # an AVX2-only CPU
+    assert main(args + ["--fast", "--name", "avx2"]) == 0
+    rep = json.loads((out / "avx2.json").read_text())
+    assert rep["sampling"]["precision"] == "fp32" and rep["sampling"]["precision_choice"].startswith("fp32 (auto")
+    monkeypatch.setenv("POSEDIFF_BF16_SPEEDUP", "2.3")  # a CPU with bf16 units
     assert main(args + ["--fast", "--workers", "2", "--batch-size", "1"]) == 0
     rep = json.loads((out / "synthetic-synth-1-deployable.json").read_text())
     assert rep["sampling"]["precision"] == rep["model"]["precision"] == "bf16"

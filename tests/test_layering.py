@@ -184,3 +184,18 @@ def test_large_modules_say_why(module):
     doc = ast.get_docstring(ast.parse(text)) or ""
     assert "\nSize: " in "\n" + doc, (f"posediff.{module} has {text.count(chr(10))} lines: split it by job, or say in "
                                       "its docstring why it is one module (a 'Size: ...' paragraph)")
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """A leading underscore means "this module's own": another module that needs it should get a public,
+    documented name (issue 20: build, component_spec, testing, streaming and inference imported private
+    names of their neighbours)."""
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level and node.module != "__future__":
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if private:
+                    found.append(f"posediff.{module}: from {'.' * node.level}{node.module or ''} import "
+                                 f"{', '.join(private)}")
+    assert not found, "\n".join(found)

@@ -81,7 +81,7 @@ def components_markdown() -> str:
     """The Components page: every registered component per kind, with provider and parameters."""
     import posediff
     from posediff import registry
-    from posediff.spec import CONTEXT_KEYS, DERIVED_CONTEXT, _kind_of_annotation, component_parameters
+    from posediff.spec import CONTEXT_KEYS, DERIVED_CONTEXT, kind_of_annotation, component_parameters
 
     context = set(CONTEXT_KEYS) | set(DERIVED_CONTEXT)
     lines = [
@@ -118,7 +118,7 @@ def components_markdown() -> str:
                 if pname in context:
                     rows.append(f"| `{pname}` | context | | from `[lifter]` / derived |")
                     continue
-                sub = _kind_of_annotation(ann)
+                sub = kind_of_annotation(ann)
                 if sub:
                     rows.append(f"| `{pname}` | {sub} table | | nested component, e.g. "
                                 f"`{pname} = {{ name = \"...\" }}` |")

@@ -39,7 +39,7 @@ from .models import describe_data, load_model
 from .protocols import AGGREGATORS, ORACLE_LABEL, PROTOCOLS
 from .report import EvaluationReport
 from .run import evaluate, evaluate_protocols
-from .scoring import NOISE_BLOCK, PRECISIONS, _aligned_errors, _NoiseStream, _replay_draws
+from .scoring import NOISE_BLOCK, PRECISIONS, aligned_errors, NoiseStream, replay_draws
 
 __all__ = [
     "PROTOCOLS",

@@ -18,14 +18,14 @@ from .report import EvaluationReport
 from .scoring import (
     NOISE_BLOCK,
     PRECISIONS,
-    _Accumulator,
-    _Context,
-    _group_names,
-    _NoiseStream,
-    _replay_draws,
-    _resolve_workers,
-    _score_batch,
-    _windows,
+    Accumulator,
+    ScoringContext,
+    grouping,
+    NoiseStream,
+    replay_draws,
+    resolve_workers,
+    score_batch,
+    evaluation_windows,
 )
 from .temporal import TEMPORAL_METRICS, TemporalCollector
 
@@ -135,7 +135,7 @@ def evaluate_protocols(
         raise InputError(f"batch_size must be an int >= 1; got {batch_size!r}")
     if precision is not None and precision not in PRECISIONS:
         raise InputError(f"precision must be one of {list(PRECISIONS)} (or None: the model's own); got {precision!r}")
-    n_workers = _resolve_workers(workers, lifter)
+    n_workers = resolve_workers(workers, lifter)
     from ..data.sample import Dataset, Sequence as _Seq
 
     if not isinstance(dataset, Dataset):
@@ -154,8 +154,8 @@ def evaluate_protocols(
                           "which adds a systematic error)")
     ds = to_skeleton(dataset, sk)
     is_3dhp = any(s.source == "3dhp" or s.skeleton == "3dhp-17" for s in dataset)
-    kind, seq_groups = _group_names(ds)
-    rows = _windows(ds, lifter.frames, official_overlap)
+    kind, seq_groups = grouping(ds)
+    rows = evaluation_windows(ds, lifter.frames, official_overlap)
     if not rows:
         raise InputError(f"dataset must hold at least one window with 3D ground truth (x3d); got {len(dataset)} "
                          f"sequence(s), {sum(s.x3d is not None for s in dataset)} with x3d")
@@ -184,13 +184,13 @@ def evaluate_protocols(
     passes: list[list[str]] = [list(protocols)] if same_input else [[p] for p in protocols]
 
     extras, extra_info = registered_aggregators(lifter, aggregators)
-    accs = {p: _Accumulator(M) for p in protocols}
+    accs = {p: Accumulator(M) for p in protocols}
     temporal = TemporalCollector([s.num_frames for s in ds], seq_groups)
     jpma = {p: JPMAAggregator(root="given" if p == "paper" else "estimate", distortion=distortion) for p in protocols}
-    ctx = _Context(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
+    ctx = ScoringContext(lifter=lifter, H=H, M=M, root_joint=lifter.skeleton.root, pck_idx=pck_idx, is_3dhp=is_3dhp,
                    metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups,
                    extras=extras)
-    n_draws = _replay_draws(lifter, M)
+    n_draws = replay_draws(lifter, M)
     if n_draws is None:
         n_workers = 1  # batches draw their own noise from one generator: sequential only
     n_workers = min(n_workers, len(passes) * math.ceil(len(rows) / batch_size))
@@ -208,7 +208,7 @@ def evaluate_protocols(
             acts_all = action_lists[group_protocols[0]]
             if n_draws is not None:
                 shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
-                noise = _NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
+                noise = NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
                 gen = None
             else:
                 noise, gen = None, torch.Generator().manual_seed(seed)
@@ -236,7 +236,7 @@ def evaluate_protocols(
     try:
         if n_workers <= 1:
             for group_protocols, chunk, acts, draws, gen in tasks():
-                collect(group_protocols, _score_batch(ctx, chunk, acts, draws, gen, group_protocols))
+                collect(group_protocols, score_batch(ctx, chunk, acts, draws, gen, group_protocols))
                 if bar is not None:
                     bar.update(len(chunk))
         else:
@@ -254,7 +254,7 @@ def evaluate_protocols(
             with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="posediff-eval") as pool:
                 for task in tasks():
                     group_protocols, chunk, acts, draws, gen = task
-                    pending.append((group_protocols, pool.submit(_score_batch, ctx, chunk, acts, draws, gen,
+                    pending.append((group_protocols, pool.submit(score_batch, ctx, chunk, acts, draws, gen,
                                                                  group_protocols)))
                     while len(pending) > 2 * n_workers:
                         gp, fut = pending.popleft()
@@ -323,7 +323,7 @@ def _same_conditioning(lifter, action_lists: Mapping[str, list], protocols: Sequ
     return True
 
 
-def _build_report(lifter, acc: _Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
+def _build_report(lifter, acc: Accumulator, protocol: str, metrics: list[str], kind: str, rows: list[dict],
                   ds, H: int, M: int, seed: int, official_overlap: bool, data_description: str, source: str,
                   notes: list[str], wall: float, model_info: Optional[Mapping[str, Any]] = None,
                   evaluated_with: Optional[Sequence[str]] = None,

@@ -24,7 +24,7 @@ PRECISIONS = _PRECISIONS
 """Sampling precisions of :func:`evaluate_protocols` (``precision=``; CLI ``--precision``, ``--fast``)."""
 
 
-class _Accumulator:
+class Accumulator:
     """Weighted sums per (group, aggregator, metric), one entry per step."""
 
     def __init__(self, steps: int) -> None:
@@ -42,6 +42,7 @@ class _Accumulator:
             self.sums[key][:len(v)] += v
 
     def add_weights(self, groups: Sequence[str], w: np.ndarray) -> None:
+        """Add the frame weights ``w (B,)`` of a batch to each clip's group."""
         for g, v in zip(groups, w.tolist()):
             self.weights[g] = self.weights.get(g, 0.0) + v
 
@@ -59,7 +60,7 @@ def _per_frame_stats(err_joint: Tensor, pck_idx: list[int], with_pck: bool) -> d
     return out
 
 
-def _aligned_errors(poses: Tensor, gt: Tensor) -> Tensor:
+def aligned_errors(poses: Tensor, gt: Tensor) -> Tensor:
     """Per-joint distances (float64) after per-pose similarity Procrustes alignment, as
     ``‖procrustes_align(poses, gt) − gt‖`` (:func:`posediff.metrics.procrustes_align`, same SVD, same
     reflection fix), computed for all poses in one batched float64 SVD.
@@ -92,7 +93,7 @@ def _aligned_errors(poses: Tensor, gt: Tensor) -> Tensor:
     return torch.linalg.vector_norm(trace * (y0 @ r) - x0, dim=-1) * norm_x[..., 0]
 
 
-class _NoiseStream:
+class NoiseStream:
     """The sampler's noise for consecutive windows of one protocol pass (see :data:`NOISE_BLOCK`).
 
     ``take(n)`` returns the ``draws`` of the next ``n`` windows, as the sampler would draw them with
@@ -108,6 +109,7 @@ class _NoiseStream:
         self.buf: list[Tensor] = []  # per draw, the drawn windows not taken yet (n, *shape)
 
     def take(self, n: int) -> list[Tensor]:
+        """The ``draws`` of the next ``n`` windows: per draw, ``(n, *shape)``."""
         have = self.buf[0].shape[0] if self.buf else 0
         parts: list[list[Tensor]] = [[b] for b in self.buf] if self.buf else [[] for _ in range(self.n_draws)]
         while have < n:
@@ -127,7 +129,7 @@ class _NoiseStream:
         return out
 
 
-def _replay_draws(lifter, steps: Optional[int]) -> Optional[int]:
+def replay_draws(lifter, steps: Optional[int]) -> Optional[int]:
     """How many noise tensors one sampler call draws (DDIM: one per step), or None when the sampler
     cannot replay recorded noise (then the generator is passed on and batches draw their own)."""
     sampler = lifter.sampler
@@ -141,7 +143,7 @@ def _replay_draws(lifter, steps: Optional[int]) -> Optional[int]:
 
 
 @dataclass
-class _Context:
+class ScoringContext:
     """What scoring a batch needs (read-only; shared by the worker threads)."""
 
     lifter: Any
@@ -158,7 +160,7 @@ class _Context:
     extras: Optional[dict[str, Any]] = None  # registered aggregators scored beside the standard rows, by name
 
 
-def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], draws: Optional[list[Tensor]],
+def score_batch(ctx: ScoringContext, chunk: list[dict], acts: list[Optional[str]], draws: Optional[list[Tensor]],
                  generator: Optional[torch.Generator], protocols: Sequence[str]) -> dict[str, Any]:
     """Sample one batch of windows and score it for every protocol of a pass.
 
@@ -217,7 +219,7 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
     poses = torch.cat([hyps, torch.stack(extra, dim=2)], dim=2)  # (B, M, H + E, T, J, 3)
     g = gt[:, None, None]
     err = torch.linalg.vector_norm(poses - g, dim=-1)  # (B, M, H + E, T, J)
-    aerr = _aligned_errors(poses, g)
+    aerr = aligned_errors(poses, g)
     err_h, aerr_h = err[:, :, :h_n], aerr[:, :, :h_n]
 
     def choose(e: Tensor, pick: Tensor) -> Tensor:  # e (B, M, H, T, J), pick (B, M)
@@ -273,7 +275,7 @@ def _score_batch(ctx: _Context, chunk: list[dict], acts: list[Optional[str]], dr
             "truth": gt.numpy(), "rows": chunk}
 
 
-def _resolve_workers(workers: int, lifter) -> int:
+def resolve_workers(workers: int, lifter) -> int:
     """``workers`` (0 = auto: on CPU one per intra-op thread torch would use, else 1)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InputError(f"workers must be an int >= 0 (0 = auto); got {workers!r}")
@@ -283,7 +285,8 @@ def _resolve_workers(workers: int, lifter) -> int:
     return max(1, torch.get_num_threads()) if dev.type == "cpu" else 1
 
 
-def _windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
+def evaluation_windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
+    """Every window of ``frames`` frames with 3D ground truth and a positive weight, as row dicts (2D, 3D, root, camera, weights, action, subject, camera name)."""
     from ..data.clips import sequence_windows
 
     rows = []
@@ -305,7 +308,7 @@ def _windows(dataset, frames: int, official_overlap: bool) -> list[dict]:
     return rows
 
 
-def _group_names(dataset) -> tuple[str, list[str]]:
+def grouping(dataset) -> tuple[str, list[str]]:
     """Grouping kind and the group name of each sequence."""
     if any(s.base_action for s in dataset):
         return "action", [s.base_action or "(none)" for s in dataset]

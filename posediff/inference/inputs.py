@@ -30,7 +30,8 @@ def _to_numpy(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def _normalise_xy(xy: np.ndarray, image_size, coords: str) -> np.ndarray:
+def normalise_xy(xy: np.ndarray, image_size, coords: str) -> np.ndarray:
+    """2D ``(..., 2)`` in ``coords`` units (pixels, unit square or normalised) → normalised screen coordinates."""
     from ..geometry.cameras import normalize_screen_coordinates
 
     if coords == "normalized":
@@ -41,7 +42,7 @@ def _normalise_xy(xy: np.ndarray, image_size, coords: str) -> np.ndarray:
     return np.asarray(normalize_screen_coordinates(xy, w, h), dtype=np.float64)
 
 
-def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
+def read_input(keypoints, fmt, image_size, coords, threshold, presence):
     """→ (tracks, single, info) with tracks in h36m-17 normalised coordinates."""
     from ..data.formats import Keypoints2D, read_keypoints, to_h36m
 
@@ -144,7 +145,7 @@ def _read_input(keypoints, fmt, image_size, coords, threshold, presence):
     for c in range(C):
         x, _conf, obs = to_h36m(arr[c], fmt_name, threshold)
         obs &= pres[c][:, None]
-        x = _normalise_xy(x, image_size, coords)
+        x = normalise_xy(x, image_size, coords)
         x[~obs] = np.nan
         tracks.append(_Track(x, obs, pres[c].copy()))
     return tracks, single, info
@@ -170,7 +171,7 @@ def _read_multi_npz(path: Path):
     return kp, pres, fmt, size
 
 
-def _segments(present: np.ndarray, observed_any: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+def present_segments(present: np.ndarray, observed_any: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
     """Runs ``[s, e)`` of usable frames, merging gaps of at most ``max_gap`` frames."""
     usable = present & observed_any
     idx = np.flatnonzero(usable)
@@ -188,7 +189,7 @@ def _segments(present: np.ndarray, observed_any: np.ndarray, max_gap: int) -> li
     return segs
 
 
-def _fill_segment(xy: np.ndarray, obs: np.ndarray, skeleton, notes: list[str], where: str) -> np.ndarray:
+def fill_segment(xy: np.ndarray, obs: np.ndarray, skeleton, notes: list[str], where: str) -> np.ndarray:
     """Fill missing joints of one segment: in time, then (joint never seen) from its parent."""
     from ..data.formats import interpolate_missing
 
@@ -223,13 +224,15 @@ def _fill_segment(xy: np.ndarray, obs: np.ndarray, skeleton, notes: list[str], w
 # ------------------------------------------------------------------------------------------ lifter
 
 
-def _h36m():
+def h36m_skeleton():
+    """The ``h36m-17`` joint set (the layout every input is brought to before the model's own)."""
     from ..geometry.skeletons import get_skeleton
 
     return get_skeleton("h36m-17")
 
 
-def _actions_per_person(actions, people: int) -> list[Optional[str]]:
+def actions_per_person(actions, people: int) -> list[Optional[str]]:
+    """One action label (or None) per person from ``None``, one label for all, or one label per person."""
     if actions is None or isinstance(actions, str):
         return [actions] * people
     acts = list(actions)

@@ -12,7 +12,7 @@ import torch
 from .._version import __version__
 from ..errors import InputError
 from .camera import parse_camera
-from .inputs import _actions_per_person, _fill_segment, _h36m, _read_input, _segments
+from .inputs import actions_per_person, fill_segment, h36m_skeleton, present_segments, read_input
 from .result import LiftResult
 from .windows import blend_weights, window_plan
 
@@ -48,7 +48,8 @@ def _resolve_lifter(weights, lifter, overrides):
     return model, {"model": model.meta.get("name", "custom"), "weights": str(weights)}
 
 
-def _resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str]):
+def resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str]):
+    """The aggregator module and its name for a call: the model's own (``None``), a registered name or an instance; one that needs a camera falls back to the mean (with a note) when none is given and it was not asked for by name."""
     from ..build import build_component
 
     if aggregator is None:
@@ -182,7 +183,7 @@ def lift(
     config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
     hypotheses, steps, aggregator = config.hypotheses, config.steps, config.aggregator
     notes: list[str] = []
-    tracks, single, info = _read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
+    tracks, single, info = read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
     image_size = info.get("image_size")
     if info.get("format_assumed"):
         notes.append(info["format_assumed"])
@@ -197,10 +198,10 @@ def lift(
     ov = F // 4 if overlap is None else int(overlap)
     if not 0 <= ov < F:
         raise InputError(f"overlap must be in [0, {F - 1}] for this model's {F}-frame window; got {overlap}")
-    agg, agg_name = _resolve_aggregator(model, aggregator, cam is not None, notes)
+    agg, agg_name = resolve_aggregator(model, aggregator, cam is not None, notes)
 
     C = len(tracks)
-    actions_per = _actions_per_person(actions, C)
+    actions_per = actions_per_person(actions, C)
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
 
@@ -214,7 +215,7 @@ def lift(
     jmask_out = np.zeros((C, N, J), bool)
     mask_out = np.zeros((C, N), bool)
     for c, tr in enumerate(tracks):
-        segs = _segments(tr.present, tr.observed.any(1), int(max_gap))
+        segs = present_segments(tr.present, tr.observed.any(1), int(max_gap))
         dropped = int((tr.present & ~tr.observed.any(1)).sum())
         if dropped and not segs:
             notes.append(f"person {c}: no joint above the confidence threshold in any frame; not lifted")
@@ -222,7 +223,7 @@ def lift(
             notes.append(f"person {c}: {dropped} present frame(s) had no confident joint (interpolated or skipped)")
         per = []
         for s, e in segs:
-            filled = _fill_segment(tr.xy[s:e], tr.observed[s:e], _h36m(), notes, f"person {c} frames {s}-{e - 1}")
+            filled = fill_segment(tr.xy[s:e], tr.observed[s:e], h36m_skeleton(), notes, f"person {c} frames {s}-{e - 1}")
             if sk.name != "h36m-17":
                 filled = convert_joints(filled, "h36m-17", sk.name)
                 obs = convert_joints(tr.observed[s:e, :, None], "h36m-17", sk.name)[..., 0]
@@ -326,14 +327,14 @@ def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator
         chunk = clips[b0:b0 + batch_size]
         x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
         acts = [actions_per[cl[0]] for cl in chunk]
-        out, last = _sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
+        out, last = sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
                                    generator=generator, hypotheses=hypotheses, steps=steps, camera=cam_t)
         pred[b0:b0 + len(chunk)] = out.cpu().numpy()
         if hyp_pred is not None:
             hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
 
 
-def _sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
+def sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
                    steps=None, camera: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample a batch of windows and aggregate the hypotheses of the aggregator's step (its ``step``, default
     the last): the one sampling core of :func:`lift` and :class:`posediff.streaming.StreamingLifter`.

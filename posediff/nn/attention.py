@@ -103,14 +103,14 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
-def _split_heads(qkv: Tensor, heads: int) -> tuple[Tensor, Tensor, Tensor]:
+def split_heads(qkv: Tensor, heads: int) -> tuple[Tensor, Tensor, Tensor]:
     """``(B, L, 3C)`` packed [q|k|v] → three ``(B, heads, L, D)`` views (no copy)."""
     b, n, c3 = qkv.shape
     q, k, v = qkv.view(b, n, 3, heads, c3 // (3 * heads)).unbind(2)
     return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
 
-def _merge_heads(x: Tensor) -> Tensor:
+def merge_heads(x: Tensor) -> Tensor:
     """``(B, heads, L, D)`` → ``(B, L, heads·D)``."""
     b, h, n, d = x.shape
     return x.transpose(1, 2).reshape(b, n, h * d)
@@ -142,9 +142,9 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Multi-head self-attention over the second axis: (N, L, C) → (N, L, C)."""
-        q, k, v = _split_heads(self.qkv(x), self.heads)
+        q, k, v = split_heads(self.qkv(x), self.heads)
         out = attention(q, k, v, scale=self.scale)
-        return self.proj(_merge_heads(out))
+        return self.proj(merge_heads(out))
 
 
 class Block(nn.Module):
@@ -225,9 +225,9 @@ class PackedSelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Self-attention with packed in_proj (optionally causal): (N, L, W) → (N, L, W)."""
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
-        q, k, v = _split_heads(qkv, self.heads)
+        q, k, v = split_heads(qkv, self.heads)
         out = attention(q, k, v, is_causal=self.causal, scale=self.scale)
-        return self.out_proj(_merge_heads(out))
+        return self.out_proj(merge_heads(out))
 
 
 class PostNormEncoderLayer(nn.Module):

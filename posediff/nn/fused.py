@@ -19,7 +19,7 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from .attention import Block, _merge_heads, _split_heads, attention
+from .attention import Block, merge_heads, split_heads, attention
 
 __all__ = ["fused_kernels_available", "FusedLinear", "FusedBlock", "fuse_for_inference"]
 
@@ -105,8 +105,8 @@ class FusedBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """One block; see the class docstring."""
         x = x.contiguous()
-        q, k, v = _split_heads(self.qkv(self.norm1(x)), self.heads)
-        x = self.proj(_merge_heads(attention(q, k, v, scale=self.scale)), residual=x)
+        q, k, v = split_heads(self.qkv(self.norm1(x)), self.heads)
+        x = self.proj(merge_heads(attention(q, k, v, scale=self.scale)), residual=x)
         return self.fc2(self.fc1(self.norm2(x)), residual=x)
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from .io import dump_spec, load_spec
 from .overrides import apply_overrides, parse_override
-from .schema import (CONTEXT_KEYS, DERIVED_CONTEXT, LIFTER_KEYS, SLOTS, SPEC_VERSION, TOP_KEYS, _kind_of_annotation,
+from .schema import (CONTEXT_KEYS, DERIVED_CONTEXT, LIFTER_KEYS, SLOTS, SPEC_VERSION, TOP_KEYS, kind_of_annotation,
                      component_parameters)
-from .validation import _Validator, resolve_spec
+from .validation import SpecValidator, resolve_spec
 
 __all__ = [
     "SPEC_VERSION",

@@ -10,7 +10,7 @@ import tomli_w
 
 from ..errors import Problem, SpecError
 from .overrides import apply_overrides
-from .schema import _PRESET_RE
+from .schema import PRESET_NAME_RE
 
 
 def load_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | None = None) -> tuple[dict, str]:
@@ -35,7 +35,7 @@ def load_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | None =
             (".toml", ".yaml", ".yml", ".json")
         ):
             tree, origin = _read_file(Path(text)), Path(text).name
-        elif _PRESET_RE.match(text):
+        elif PRESET_NAME_RE.match(text):
             from ..presets import read_preset
 
             tree, origin = read_preset(text), text

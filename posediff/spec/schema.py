@@ -30,10 +30,11 @@ CPU/GPU (``"auto"``: bf16 where this machine runs it faster, see :mod:`posediff.
 chunking (bounds peak memory)."""
 
 FUSION_SITE_KEYS = ("at", "residual", "blocks")
-_PRESET_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+PRESET_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-def _kind_of_annotation(ann: Any) -> str | None:
+def kind_of_annotation(ann: Any) -> str | None:
+    """The component kind a constructor annotation names (e.g. ``NoiseSchedule`` → ``"schedule"``, also inside ``Optional``), else None."""
     for arg in (ann, *get_args(ann)):
         kind = getattr(arg, "__posediff_kind__", None)
         if isinstance(kind, str):
@@ -58,23 +59,24 @@ def component_parameters(obj: Any) -> list[tuple[str, Any, Any]]:
     return out
 
 
-def _type_name(ann: Any) -> str:
+def type_name(ann: Any) -> str:
+    """How an annotation reads in a message (``int``, ``"a" or "b"``, ``list of str`` …)."""
     if ann is inspect.Parameter.empty:
         return "any"
     origin = get_origin(ann)
     if origin is Literal:
         return " | ".join(repr(a) for a in get_args(ann))
     if origin in (Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in get_args(ann))
+        return " | ".join(type_name(a) for a in get_args(ann))
     if origin in (list, tuple):
         args = [a for a in get_args(ann) if a is not Ellipsis]
-        return f"list of {_type_name(args[0])}" if args else "list"
+        return f"list of {type_name(args[0])}" if args else "list"
     if ann is type(None):
         return "none"
     return getattr(ann, "__name__", str(ann))
 
 
-def _check_value(value: Any, ann: Any) -> tuple[bool, Any]:
+def check_value(value: Any, ann: Any) -> tuple[bool, Any]:
     """Check ``value`` against annotation ``ann``; return (ok, normalised value)."""
     if ann is inspect.Parameter.empty or ann is Any:
         return True, value
@@ -83,7 +85,7 @@ def _check_value(value: Any, ann: Any) -> tuple[bool, Any]:
         return any(value == a and type(value) is type(a) for a in get_args(ann)), value
     if origin in (Union, types.UnionType):
         for arg in get_args(ann):
-            ok, norm = _check_value(value, arg)
+            ok, norm = check_value(value, arg)
             if ok:
                 return True, norm
         return False, value
@@ -102,7 +104,7 @@ def _check_value(value: Any, ann: Any) -> tuple[bool, Any]:
             pairs = [(v, elem) for v in value]
         out = []
         for v, a in pairs:
-            ok, n = _check_value(v, a)
+            ok, n = check_value(v, a)
             if not ok:
                 return False, value
             out.append(n)

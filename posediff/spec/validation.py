@@ -17,23 +17,26 @@ from .schema import (
     LIFTER_KEYS,
     SPEC_VERSION,
     TOP_KEYS,
-    _check_value,
-    _kind_of_annotation,
-    _type_name,
+    check_value,
+    kind_of_annotation,
+    type_name,
     component_parameters,
 )
 
 
-class _Validator:
+class SpecValidator:
+    """Collects every problem of one spec (each with its key path) while it is resolved; used by spec validation and by the builder and contract tests that validate a single component table."""
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.problems: list[Problem] = []
         self.plugin_failed = False
 
     def add(self, path: str, message: str, hint: str = "") -> None:
+        """Record one problem at ``path``."""
         self.problems.append(Problem(path, message, hint))
 
     def component(self, kind: str, table: Any, path: str, context: Mapping[str, Any]) -> dict | None:
+        """Resolve one component table (name, parameters with defaults, nested components, the component's ``check_params``); the resolved table, or None with problems recorded."""
         if not isinstance(table, Mapping):
             self.add(path, f"expected a {kind} table with a 'name' key; got {_describe(table)}")
             return None
@@ -79,7 +82,7 @@ class _Validator:
                 if pname not in context and default is inspect.Parameter.empty:
                     self.add(path, f"{kind} {name!r} needs context {pname!r}, which is not available here")
                 continue
-            sub_kind = _kind_of_annotation(ann)
+            sub_kind = kind_of_annotation(ann)
             if pname in table:
                 value = table[pname]
                 if sub_kind is not None and isinstance(value, Mapping):
@@ -90,13 +93,13 @@ class _Validator:
                 if sub_kind is not None and value is not None:
                     self.add(f"{path}.{pname}", f"expected a {sub_kind} table with a 'name'; got {_describe(value)}")
                     continue
-                ok, norm = _check_value(value, ann)
+                ok, norm = check_value(value, ann)
                 if not ok:
-                    self.add(f"{path}.{pname}", f"expected {_type_name(ann)}; got {_describe(value)}")
+                    self.add(f"{path}.{pname}", f"expected {type_name(ann)}; got {_describe(value)}")
                     continue
                 resolved[pname] = norm
             elif default is inspect.Parameter.empty:
-                what = f"a {sub_kind} table" if sub_kind else _type_name(ann)
+                what = f"a {sub_kind} table" if sub_kind else type_name(ann)
                 self.add(f"{path}.{pname}", f"missing required parameter ({what})")
             elif default is not None:
                 resolved[pname] = copy.deepcopy(list(default) if isinstance(default, tuple) else default)
@@ -132,7 +135,7 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
         SpecError: listing every problem found, each with its key path.
     """
     tree, origin = load_spec(source, overrides)
-    v = _Validator(origin)
+    v = SpecValidator(origin)
     out: dict[str, Any] = {"spec_version": SPEC_VERSION}
 
     version = tree.get("spec_version", SPEC_VERSION)
@@ -167,9 +170,9 @@ def resolve_spec(source: Any, overrides: Mapping[str, Any] | Iterable[str] | Non
                   f"accepted: {', '.join(LIFTER_KEYS)}")
     for key, (ann, default) in LIFTER_KEYS.items():
         value = lifter.get(key, default)
-        ok, norm = _check_value(value, ann)
+        ok, norm = check_value(value, ann)
         if not ok:
-            v.add(f"lifter.{key}", f"expected {_type_name(ann)}; got {_describe(value)}")
+            v.add(f"lifter.{key}", f"expected {type_name(ann)}; got {_describe(value)}")
             norm = default
         lifter_out[key] = norm
     for key in ("frames", "dim"):
