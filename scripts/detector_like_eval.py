@@ -4,7 +4,10 @@ For every S8 sequence of the first camera (or ``--cameras``), a clip of ``--fram
 COCO-17 pixel keypoints with Gaussian noise and dropped joints (:func:`posediff.data.simulate.detector_like_keypoints`)
 and lifted with :func:`posediff.lift` exactly as a user would (format ``coco17``, no camera, the model's
 default aggregator, windows blended). MPJPE and P-MPJPE after root alignment against the motion-capture ground
-truth, per action and on average (unweighted over actions)::
+truth, per action and on average (unweighted over actions), and how steady the output is: each bone's
+coefficient of variation of length over the clip, the acceleration error against the ground truth's own
+acceleration, and both MPJPE and acceleration error again with every bone held at its median length
+(:func:`posediff.geometry.bones.hold_bone_lengths`)::
 
     python scripts/detector_like_eval.py --weights h36m --data ../shared/data/h36m --noise-px 0 3 6 \\
         --drop 0.03 --frames 300 --out benchmarks/results/eval/finepose-small-h36m-detector-like.json
@@ -23,6 +26,7 @@ import torch
 import posediff
 from posediff import metrics as M
 from posediff.data.simulate import detector_like_keypoints
+from posediff.geometry.bones import bone_length_cv, hold_bone_lengths
 from posediff.training.datasets import load_dataset
 
 
@@ -66,20 +70,27 @@ def main(argv=None) -> int:
                 pred = torch.as_tensor(res.poses3d, dtype=torch.float64)
                 gt = torch.as_tensor(seq.x3d[:n], dtype=torch.float64)
                 pred = pred - pred[:, :1]
+                held = torch.as_tensor(hold_bone_lengths(pred.numpy()))
+                # steadiness: each bone's coefficient of variation over the clip (mean over bones, %), and the
+                # acceleration error against the ground truth's own acceleration (mm/frame²)
                 per_action[seq.base_action].append(
-                    (n, 1000 * float(M.mpjpe(pred, gt)), 1000 * float(M.p_mpjpe(pred, gt))))
+                    (n, 1000 * float(M.mpjpe(pred, gt)), 1000 * float(M.p_mpjpe(pred, gt)),
+                     100 * float(bone_length_cv(pred.numpy()).mean()), 1000 * float(M.acceleration_error(pred, gt)),
+                     1000 * float(M.mpjpe(held, gt)), 1000 * float(M.acceleration_error(held, gt))))
+        keys = ("mpjpe_mm", "p_mpjpe_mm", "bone_cv_pct", "accel_mm", "held_mpjpe_mm", "held_accel_mm")
         table = {a: {"frames": sum(v[0] for v in vals),
-                     "mpjpe_mm": float(np.average([v[1] for v in vals], weights=[v[0] for v in vals])),
-                     "p_mpjpe_mm": float(np.average([v[2] for v in vals], weights=[v[0] for v in vals]))}
+                     **{key: float(np.average([v[i + 1] for v in vals], weights=[v[0] for v in vals]))
+                        for i, key in enumerate(keys)}}
                  for a, vals in sorted(per_action.items())}
         rows.append({"noise_px": noise, "drop": args.drop, "aggregator": res.aggregator_used,
                      "sampling": res.metadata.get("sampling"), "hypotheses": res.metadata.get("hypotheses"),
                      "steps": res.metadata.get("steps"), "flip": res.metadata.get("flip"),
-                     "mpjpe_mm": float(np.mean([t["mpjpe_mm"] for t in table.values()])),
-                     "p_mpjpe_mm": float(np.mean([t["p_mpjpe_mm"] for t in table.values()])),
+                     **{key: float(np.mean([t[key] for t in table.values()])) for key in keys},
                      "per_action": table})
-        print(f"noise {noise:g} px, drop {args.drop:g}: MPJPE {rows[-1]['mpjpe_mm']:.1f} mm, "
-              f"P-MPJPE {rows[-1]['p_mpjpe_mm']:.1f} mm ({res.aggregator_used})", flush=True)
+        r = rows[-1]
+        print(f"noise {noise:g} px, drop {args.drop:g}: MPJPE {r['mpjpe_mm']:.1f} mm, P-MPJPE {r['p_mpjpe_mm']:.1f} mm "
+              f"({res.aggregator_used}); bone length CV {r['bone_cv_pct']:.1f} %, accel error {r['accel_mm']:.2f} "
+              f"mm/frame²; bones held: MPJPE {r['held_mpjpe_mm']:.1f} mm, accel {r['held_accel_mm']:.2f}", flush=True)
     out = {"weights": args.weights, "precision": model.effective_precision, "precision_asked": args.precision, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",
            "clips": f"first {args.frames} frames of every S8 sequence, first {args.cameras} camera(s)",
            "input": "COCO-17 pixels from the ground-truth projection, Gaussian noise, dropped joints "

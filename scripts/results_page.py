@@ -193,6 +193,13 @@ def context_section() -> list[str]:
         return "—" if v is None else f"{_f(v, nd)}{u}"
 
     s8 = _val(allw, "P-Agg") if allw else None
+    if allw:
+        step = (allw.get("model") or {}).get("step")
+        L.append(f"Evaluated: the EMA weights at step {step:,} of the campaign (`scripts/evaluate_context.sh`; "
+                 f"{_windows(allw)} S8 windows, `fast` sampling, {allw['sampling'].get('precision', 'fp32')}); the "
+                 f"9-frame model it started from: {_f(_val(_report(MODELS[0], 'h36m-S8-all-fast', 'deployable'), 'P-Agg'))} mm "
+                 "on the same protocol." if step is not None else "")
+        L.append("")
     L += ["| target (held-out S8 unless named) | now | target | status |", "|---|---:|---:|---|",
           f"| ground-truth 2D, deployable, P-Agg, every window (`fast`) | {unit(s8, ' mm')} | ≤ 32 mm (moonshot ≤ 26) | "
           f"{status(s8, 32)} |",

@@ -404,3 +404,18 @@ def test_lift_world_places_the_root_and_the_bvh_follows_it(capsys, tmp_path, tin
     code, _, err = run(capsys, "lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17",
                        "--image-size", "1000", "1000", "--out", str(tmp_path / "q.npz"), "--fov", "50")
     assert code == 2 and "add --world" in one_line_error(err, "lift")
+
+
+def test_lift_constant_bones(capsys, tmp_path, tiny_ckpt):
+    from posediff.geometry.bones import bone_length_cv
+
+    kp = _write_keypoints(tmp_path)
+    common = ["lift", str(kp), "--weights", str(tiny_ckpt), "--format", "coco17", "--image-size", "1000", "1000",
+              "--quiet"]
+    assert run(capsys, *common, "--out", str(tmp_path / "a.npz"))[0] == 0
+    assert run(capsys, *common, "--out", str(tmp_path / "b.npz"), "--constant-bones")[0] == 0
+    a = posediff.inference.load_result(tmp_path / "a.npz")
+    b = posediff.inference.load_result(tmp_path / "b.npz")
+    assert bone_length_cv(a.poses3d).max() > 1e-3  # an untrained model's bones wander
+    assert bone_length_cv(b.poses3d).max() < 1e-5  # float32 storage of constant lengths
+    assert "median length" in b.metadata["bones"]

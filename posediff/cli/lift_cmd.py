@@ -42,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
     p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--constant-bones", action="store_true",
+                   help="hold every bone at its median length over each person's frames (directions kept; "
+                        "posediff.geometry.bones.hold_bone_lengths)")
     p.add_argument("--world", action="store_true",
                    help="also place the person in camera space: the root's path in metres from the 2D and --camera, "
                         "else an assumed 60° horizontal field of view (saved as 'trajectory', used by --bvh)")
@@ -117,6 +120,19 @@ def animation_fps(given: float | None, metadata: dict) -> tuple[float, str]:
     return DEFAULT_FPS, f"the input does not say its frame rate: {DEFAULT_FPS:g} assumed, pass --fps to set it"
 
 
+def hold_person_bones(result) -> None:
+    """Every bone of every person at its median length over the frames the person was lifted in (in place;
+    recorded in the metadata)."""
+    from ..geometry.bones import hold_bone_lengths
+
+    poses = result.poses3d if result.multi_person else result.poses3d[None]
+    mask = result.mask if result.multi_person else result.mask[None]
+    for c in range(poses.shape[0]):
+        if mask[c].any():
+            poses[c, mask[c]] = hold_bone_lengths(poses[c, mask[c]], result.skeleton).astype(poses.dtype)
+    result.metadata["bones"] = "held at each bone's median length over the person's frames (--constant-bones)"
+
+
 def write_bvh_files(result, path: str, fps: float) -> list[Path]:
     """One BVH file per lifted person, from the first to the last frame the person was seen in (frames in
     between where they were not seen hold the last seen pose; a person seen in no frame is skipped); prints
@@ -181,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
             flip=args.flip,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
+    if args.constant_bones:
+        hold_person_bones(result)
     if args.world:
         from ..inference.trajectory import DEFAULT_FOV_DEG, root_trajectory
 
