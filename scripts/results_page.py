@@ -394,15 +394,21 @@ def render() -> str:
             cfg = (f"{r['aggregator']}, `{r['sampling']}` (H={r['hypotheses']}, M={r['steps']}, flip "
                    f"{'on' if r['flip'] else 'off'})" if r.get("sampling") else r["aggregator"])
             rows.append(f"| `{m}` | {r['noise_px']:g} px | {100 * r['drop']:g} % | {cfg} | "
-                        f"{_f(r['mpjpe_mm'])} | {_f(r['p_mpjpe_mm'])} |")
+                        f"{_f(r['mpjpe_mm'])} | {_f(r['p_mpjpe_mm'])} | {_f(r.get('bone_cv_pct'))} | "
+                        f"{_f(r.get('accel_mm'), 2)} | {_f(r.get('held_mpjpe_mm'))} | {_f(r.get('held_accel_mm'), 2)} |")
         clip_note = det["clips"]
     if rows:
         L += ["## With detector-like 2D (what to expect on your own keypoints)", "",
               f"`posediff.lift` as a user calls it (COCO-17 pixels, no camera, default aggregator, windows "
               f"blended) on held-out S8 ({clip_note}); COCO-17 made from the ground-truth projection with Gaussian "
               "noise and dropped joints (`scripts/detector_like_eval.py`). MPJPE after root alignment, unweighted "
-              "mean over the 15 actions.", "",
-              "| model | noise σ | joints dropped | aggregator, sampling | MPJPE | P-MPJPE |", "|---|---:|---:|---|---:|---:|"]
+              "mean over the 15 actions. Steadiness: each bone's coefficient of variation of length over the clip "
+              "(mean over bones), the acceleration error against the ground truth's own acceleration "
+              "(mm/frame²), and both MPJPE and acceleration error with every bone held at its median length "
+              "(`posediff lift --constant-bones`); n/a where a result file predates these columns.", "",
+              "| model | noise σ | joints dropped | aggregator, sampling | MPJPE | P-MPJPE | bone length CV (%) | "
+              "accel error | bones held: MPJPE | bones held: accel error |",
+              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
         L += rows + [""]
     L += ["## Reproduce", "",
           "```bash",
