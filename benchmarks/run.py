@@ -99,9 +99,9 @@ def _build_model(name: str, smoke: bool) -> tuple[Any, str]:
         warnings.simplefilter("ignore")
         ckpt = None if smoke else find_checkpoint(name)
         if ckpt is not None:
-            from posediff.loading import load_lifter
+            from posediff.loading import load
 
-            return load_lifter(ckpt), f"trained checkpoint {ckpt.relative_to(REPO)}{_run_summary(ckpt)}"
+            return load(ckpt), f"trained checkpoint {ckpt.relative_to(REPO)}{_run_summary(ckpt)}"
         if name == "finepose-tiny":
             return posediff.build("finepose-tiny"), "preset initialisation (untrained)"
         if smoke:

@@ -1,8 +1,9 @@
 """One way to load a model: :func:`load` (``posediff.load``) from any source :mod:`posediff.sources` knows.
 
-The CLI (``lift``, ``evaluate``, ``export``), :func:`posediff.lift`, :func:`posediff.evaluation.load_model`
-and ``posediff.build(..., weights=)`` all resolve their model through here, so a source that works in one
-place works in all of them (``"demo"``, ``"h36m"``, a run folder, a checkpoint).
+The CLI (``lift``, ``evaluate``, ``stream``, ``export``), :func:`posediff.lift` and evaluation load their
+model with it, and ``posediff.build(..., weights=)`` resolves its weights with the same
+:func:`posediff.sources.locate`, so a source that works in one place works in all of them (``"demo"``,
+``"h36m"``, a run folder, a checkpoint).
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from .sources import ModelSource, locate
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .lifter import PoseLifter
 
-__all__ = ["load", "load_with_source", "load_lifter", "regenerable_keys"]
+__all__ = ["load", "regenerable_keys"]
 
 
-def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None) -> "PoseLifter":
+def _from_checkpoint(path: str | Path, overrides: Mapping[str, Any] | None = None) -> "PoseLifter":
     """Build the lifter stored in a posediff checkpoint file (its spec travels with it) and load its weights.
 
     Args:
@@ -48,7 +49,7 @@ def load_lifter(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     return lifter
 
 
-def load_with_source(
+def _load(
     source: Any,
     *,
     overrides: Mapping[str, Any] | None = None,
@@ -56,7 +57,7 @@ def load_with_source(
     device: str = "cpu",
     untrained: bool = False,
 ) -> tuple["PoseLifter", ModelSource]:
-    """:func:`load`, also returning the :class:`~posediff.sources.ModelSource` (label, run, training config)."""
+    """:func:`load`'s work: the lifter and its :class:`~posediff.sources.ModelSource`."""
     from .lifter import PoseLifter
 
     if isinstance(source, PoseLifter):
@@ -76,7 +77,7 @@ def load_with_source(
         where.label = f"{where.label} (untrained: random weights)"
         where.notes.append("the model has random (untrained) weights")
     else:
-        lifter = load_lifter(where.weights, overrides=overrides)
+        lifter = _from_checkpoint(where.weights, overrides=overrides)
     lifter.to(pick_device(device))
     lifter.eval()
     return lifter, where
@@ -89,7 +90,8 @@ def load(
     checkpoint: Literal["best", "last"] = "best",
     device: str = "cpu",
     untrained: bool = False,
-) -> "PoseLifter":
+    details: bool = False,
+) -> "PoseLifter | tuple[PoseLifter, ModelSource]":
     """Load a model from a shipped name, a training run, a checkpoint file — the one way every entry point uses.
 
     Args:
@@ -101,9 +103,12 @@ def load(
         checkpoint: Which checkpoint of a run folder (``"best"`` or ``"last"``).
         device: ``"cpu"`` (default), ``"auto"``, ``"cuda"`` or ``"cuda:N"``.
         untrained: Allow a spec source (random weights) instead of refusing it.
+        details: Also return where the model came from: a :class:`~posediff.sources.ModelSource` (label for
+            reports, weights file, run folder, training settings, notes; :meth:`ModelSource.record` adds the
+            weights' SHA-256 and training step).
 
     Returns:
-        The lifter in eval mode, on ``device``.
+        The lifter in eval mode, on ``device`` (with ``details``: ``(lifter, source)``).
 
     Raises:
         InputError: a spec without ``untrained=True``; bad arguments. CheckpointError: missing, corrupted or
@@ -115,8 +120,8 @@ def load(
         >>> lifter.frames
         27
     """
-    return load_with_source(source, overrides=overrides, checkpoint=checkpoint, device=device,
-                            untrained=untrained)[0]
+    lifter, where = _load(source, overrides=overrides, checkpoint=checkpoint, device=device, untrained=untrained)
+    return (lifter, where) if details else lifter
 
 
 def regenerable_keys(lifter: "PoseLifter", spec: Mapping[str, Any]) -> list[str]:

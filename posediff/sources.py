@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
-from .checkpoints import checkpoint_files, find_weights
+from .checkpoints import checkpoint_files, file_sha256, find_weights, read_checkpoint
 from .errors import CheckpointError, InputError
 from .weights import is_weights_name, weights_path, weights_record
 
@@ -61,6 +61,21 @@ class ModelSource:
     run_dir: Optional[Path] = None
     train_config: Optional[dict] = None
     notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """What reports say of the model: ``source`` (the label), ``run_dir``, ``train_config``, ``notes``, and for
+        weights their ``sha256`` and, when the checkpoint records it, the training ``step``."""
+        info: dict = {"run_dir": self.run_dir, "train_config": self.train_config, "notes": self.notes,
+                      "source": self.label}
+        if self.weights is not None:
+            info["sha256"] = file_sha256(self.weights)
+            try:
+                extra = read_checkpoint(self.weights, verify=False).get("extra", {}) or {}
+            except CheckpointError:  # pragma: no cover - loading read it already
+                extra = {}
+            if extra.get("step") is not None:
+                info["step"] = int(extra["step"])
+        return info
 
 
 def _read_json(path: Path) -> Optional[dict]:

@@ -9,8 +9,6 @@ import torch
 import posediff
 from posediff.checkpoints import save_lifter
 from posediff.errors import CheckpointError, InputError
-from posediff.evaluation import load_model
-from posediff.loading import load_with_source
 from posediff.sources import locate
 from posediff.weights import demo_checkpoint_path
 
@@ -57,7 +55,7 @@ def test_locate_names_every_kind(tmp_path):
 def test_a_spec_is_not_weights_unless_asked():
     with pytest.raises(InputError, match=r"holds no trained weights; posediff.build\('finepose-tiny'\)"):
         posediff.load("finepose-tiny")
-    lifter, where = _quiet(load_with_source, "finepose-tiny", untrained=True)
+    lifter, where = _quiet(posediff.load, "finepose-tiny", untrained=True, details=True)
     assert "untrained" in where.label and where.weights is None
     with pytest.raises(InputError, match="is a spec, not weights"):
         posediff.build("finepose-tiny", weights="finepose-tiny")
@@ -67,8 +65,9 @@ def test_every_entry_point_accepts_the_same_sources(tmp_path):
     demo = _quiet(posediff.load, "demo")
     ref = demo.state_dict()
     built = _quiet(posediff.build, demo.spec, weights="demo").state_dict()  # a shipped name as weights=
-    model, info = _quiet(load_model, "demo", device="cpu")
-    assert info["source"] == "shipped weights 'demo'"
+    model, where = _quiet(posediff.load, "demo", device="cpu", details=True)
+    info = where.record()
+    assert info["source"] == "shipped weights 'demo'" and len(info["sha256"]) == 64
     for k in ref:
         assert torch.equal(ref[k], built[k]) and torch.equal(ref[k], model.state_dict()[k]), k
     res = _quiet(posediff.lift, torch.zeros(30, 17, 2).numpy() + 100.0, weights="demo", image_size=(200, 200),

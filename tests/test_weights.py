@@ -36,9 +36,7 @@ def test_shipped_weights_load_with_weights_only():
     data = torch.load(W.weights_path("h36m"), map_location="cpu", weights_only=True)
     assert data["format"] == "posediff" and set(data) >= {"spec", "state_dict"}
     assert "training" not in data  # no optimizer or random states shipped
-    from posediff.loading import load_lifter
-
-    lifter = load_lifter(W.weights_path("h36m"))
+    lifter = posediff.load(W.weights_path("h36m"))
     assert lifter.spec["meta"]["name"] == SHIPPED
 
 
@@ -104,7 +102,7 @@ def test_frozen_tensors_rebuilt_from_the_spec(tmp_path):
     import warnings
 
     from posediff.checkpoints import save_checkpoint, tensors_digest
-    from posediff.loading import load_lifter, regenerable_keys
+    from posediff.loading import regenerable_keys
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -121,11 +119,11 @@ def test_frozen_tensors_rebuilt_from_the_spec(tmp_path):
     save_checkpoint(payload, tmp_path / "ok.pt")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        back = load_lifter(tmp_path / "ok.pt")
+        back = posediff.load(tmp_path / "ok.pt")
     for k, v in state.items():
         assert torch.equal(back.state_dict()[k], v), k
     payload["regenerated"]["sha256"] = "0" * 64
     save_checkpoint(payload, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="rebuilt from the spec"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        load_lifter(tmp_path / "bad.pt")
+        posediff.load(tmp_path / "bad.pt")

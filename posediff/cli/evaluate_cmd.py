@@ -84,14 +84,16 @@ def _stem(data: str, subjects: list[str], protocol: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``posediff evaluate``."""
     from ..errors import InputError
-    from ..evaluation import describe_data, evaluate_protocols, load_model
+    from ..evaluation import describe_data, evaluate_protocols
+    from ..loading import load
     from ..training.datasets import default_subjects, load_dataset, parse_data
 
     if args.fast and args.precision not in (None, "auto"):
         raise InputError(f"--fast means --precision auto; got --precision {args.precision}")
     precision = "auto" if args.fast else args.precision
-    lifter, info = load_model(args.source, checkpoint=args.checkpoint, overrides=list(args.set) or None,
-                              device=args.device)
+    lifter, where = load(args.source, checkpoint=args.checkpoint, overrides=list(args.set) or None,
+                         device=args.device, untrained=True, details=True)
+    info = where.record()
     tc = info.get("train_config") or {}
     data = args.data or tc.get("data")
     if not data:

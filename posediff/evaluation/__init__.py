@@ -35,7 +35,7 @@ the samples.
 from __future__ import annotations
 
 from ..training.datasets import accepted_actions
-from .models import describe_data, load_model
+from .models import describe_data
 from .protocols import AGGREGATORS, ORACLE_LABEL, PROTOCOLS
 from .report import EvaluationReport
 from .run import evaluate, evaluate_protocols
@@ -51,6 +51,5 @@ __all__ = [
     "evaluate",
     "evaluate_protocols",
     "accepted_actions",
-    "load_model",
     "describe_data",
 ]

@@ -1,4 +1,4 @@
-"""The model and data description of an evaluation: :func:`load_model`, :func:`describe_data`."""
+"""The data description of an evaluation report: :func:`describe_data` (models load with :func:`posediff.load`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,44 +8,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 
 
 
-# --------------------------------------------------------------------------- loading model and data
-def load_model(source: str | Path, *, checkpoint: Literal["best", "last"] = "best", overrides: Any = None,
-               device: str = "auto"):
-    """The lifter behind a run folder, a checkpoint file or a preset name.
-
-    Args:
-        source: A training run folder (uses ``checkpoints/best.pt``, else ``last.pt``), a posediff checkpoint,
-            a shipped model name (``"h36m"``, ``"d3dp-small-h36m"``, ``"demo"``; see :mod:`posediff.weights`),
-            or a preset/spec (untrained weights, noted in the result).
-        checkpoint: Which checkpoint of a run folder.
-        overrides: Run-time spec overrides such as ``{"sampler.hypotheses": 20}``.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``.
-
-    Returns:
-        ``(lifter, info)``; ``info`` has ``source`` (the weights file or spec), ``run_dir`` (or None),
-        ``train_config`` (the run's settings, or None) and ``notes``.
-    """
-    from ..checkpoints import file_sha256
-    from ..errors import CheckpointError
-    from ..loading import load_with_source
-
-    lifter, where = load_with_source(source, overrides=overrides, checkpoint=checkpoint, device=device,
-                                     untrained=True)
-    info: dict[str, Any] = {"run_dir": where.run_dir, "train_config": where.train_config, "notes": where.notes,
-                            "source": where.label}
-    if where.weights is not None:
-        info["sha256"] = file_sha256(where.weights)
-        try:
-            from ..checkpoints import read_checkpoint
-
-            extra = read_checkpoint(where.weights, verify=False).get("extra", {}) or {}
-            if extra.get("step") is not None:
-                info["step"] = int(extra["step"])
-        except CheckpointError:  # pragma: no cover - the load already read it
-            pass
-    return lifter, info
-
-
+# --------------------------------------------------------------------------- data description
 def describe_data(selector: str, subjects: Sequence[str],
                   train_config: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
     """A header line for the data of a report, and notes on whether the subjects were held out."""

@@ -33,7 +33,7 @@ def _resolve_lifter(weights, lifter, overrides):
             model = build(lifter, overrides=overrides)
             return model, {"model": model.meta.get("name", "custom"), "untrained": True}
         raise InputError(f"lifter must be a PoseLifter, a preset name or a spec; got {type(lifter).__name__}")
-    from ..loading import load_with_source
+    from ..loading import load
     from ..weights import DEFAULT_WEIGHTS, list_weights
 
     if weights is None:
@@ -44,7 +44,7 @@ def _resolve_lifter(weights, lifter, overrides):
                 "model), or lifter=<PoseLifter>"
             )
         weights = DEFAULT_WEIGHTS
-    model, _ = load_with_source(weights, overrides=overrides)
+    model = load(weights, overrides=overrides)
     return model, {"model": model.meta.get("name", "custom"), "weights": str(weights)}
 
 

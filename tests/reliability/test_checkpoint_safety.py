@@ -174,12 +174,6 @@ def _train_resume(path, tmp):
     return train(None, out=run, resume=True, max_steps=1, progress=False)
 
 
-def _load_model(path, tmp):
-    from posediff.evaluation import load_model
-
-    return load_model(path)
-
-
 def _clip_weights(path, tmp):
     from posediff.text_encoders.open_clip import load_clip_state_dict
 
@@ -188,13 +182,12 @@ def _clip_weights(path, tmp):
 
 TORCH_LOADERS = {
     "read_checkpoint": lambda p, t: C.read_checkpoint(p),
-    "load_lifter": lambda p, t: posediff.loading.load_lifter(p),
     "posediff.load": lambda p, t: posediff.load(p),
     "build(weights=)": lambda p, t: posediff.build("d3dp-tiny", weights=p),
     "convert.read_official": lambda p, t: posediff.convert.read_official(p),
     "convert.from_official": lambda p, t: posediff.convert.from_official(p, spec="d3dp-tiny"),
     "posediff.lift(weights=)": lambda p, t: posediff.lift(np.zeros((5, 17, 2)), weights=p),
-    "evaluation.load_model": _load_model,
+    "posediff.load(details=True)": lambda p, t: posediff.load(p, details=True),
     "train(init_weights=)": _train_init,
     "train(resume=True)": _train_resume,
     "open_clip weights": _clip_weights,
