@@ -20,11 +20,11 @@ from torch import Tensor, nn
 from .component_spec import component_spec
 from .errors import InputError
 from .geometry.skeletons import Skeleton
-from .interfaces import Conditioning
+from .interfaces import Backbone, Conditioning
 from .precision import PRECISIONS, resolve_precision
 from .validation import as_tensor, check_finite, check_shape
 
-__all__ = ["PoseLifter", "CACHE_BLOCK_BYTES"]
+__all__ = ["PoseLifter", "CACHE_BLOCK_BYTES", "bf16_inference_copy"]
 
 CACHE_BLOCK_BYTES = 12 * 2**20
 """Cache blocking on CPU: the largest token stream ``rows × T × J × C × itemsize`` one denoiser call
@@ -32,6 +32,35 @@ should carry. Measured on the 2-core benchmark machine (finepose-h36m, 243 × 17
 rows (8.5 MB) or 1 fp32 training clip per call run ≈ 25–30% faster than all rows at once, because the
 activations between the matmuls stay in the CPU's last-level cache (``benchmarks/sweep_blocking.py``,
 ``docs/performance.md``)."""
+
+
+def bf16_inference_copy(module: nn.Module, keep: Sequence[str] = ()) -> nn.Module:
+    """A frozen bf16 copy of ``module`` for sampling: weights cast once, except the sub-modules and parameters
+    named in ``keep`` (a backbone's ``keep_fp32``: input stage, head) and every LayerNorm's affine parameters,
+    which are copied back in fp32 from the original (no double rounding). LayerNorm takes bf16 input with fp32
+    weights at no extra cost on CPU, and MixSTE's shared spatial/temporal norms sit in the main path 2·depth
+    times: rounding their weights to bf16 scales the output systematically (+0.4% measured). A backbone's
+    ``stream_dtype`` is set to bf16. ``posediff.testing.check_component`` runs components through it too.
+    """
+    dup = copy.deepcopy(module)
+    for p in dup.parameters():
+        p.requires_grad_(False)
+        p.grad = None
+    originals = dict(module.named_modules())
+    dup.to(torch.bfloat16)
+    for name, dst in dup.named_modules():
+        if isinstance(dst, nn.LayerNorm) or name in keep:
+            dst.to(torch.float32)
+            with torch.no_grad():
+                for a, b in zip(dst.parameters(), originals[name].parameters()):
+                    a.copy_(b)
+    for name in keep:  # parameters listed directly (e.g. positional embeddings)
+        src = getattr(module, name)
+        if isinstance(src, nn.Parameter):
+            getattr(dup, name).data = src.detach().clone()
+    if isinstance(dup, Backbone):
+        dup.stream_dtype = torch.bfloat16
+    return dup.eval()
 
 
 class PoseLifter(nn.Module):
@@ -254,35 +283,8 @@ class PoseLifter(nn.Module):
         if cached is not None:  # stale: the weights changed
             del copies[key]
         if cast:
-            backbone, site_map = copy.deepcopy((self.backbone, dict(self.site_map)))
-            for p in list(backbone.parameters()) + [p for s in site_map.values() for p in s.parameters()]:
-                p.requires_grad_(False)
-                p.grad = None
-            originals = dict(self.backbone.named_modules())
-            site_originals = {at: dict(site.named_modules()) for at, site in self.site_map.items()}
-            backbone.to(torch.bfloat16)
-            for site in site_map.values():
-                site.to(torch.bfloat16).eval()
-            # Back to fp32 from the fp32 originals (no double rounding): the backbone's keep_fp32 parts,
-            # and every LayerNorm's affine parameters. LayerNorm takes bf16 input with fp32 weights at no
-            # extra cost on CPU, and MixSTE's shared spatial/temporal norms sit in the main path 2·depth
-            # times: rounding their weights to bf16 scales the output systematically (+0.4% measured).
-            restore = [(dst, originals[name]) for name, dst in backbone.named_modules()
-                       if isinstance(dst, nn.LayerNorm) or name in keep]
-            for at, site in site_map.items():
-                restore += [(dst, site_originals[at][name]) for name, dst in site.named_modules()
-                            if isinstance(dst, nn.LayerNorm)]
-            for dst, src in restore:
-                dst.to(torch.float32)
-                with torch.no_grad():
-                    for a, b in zip(dst.parameters(), src.parameters()):
-                        a.copy_(b)
-            for name in keep:  # parameters listed directly (e.g. positional embeddings)
-                src = getattr(self.backbone, name)
-                if isinstance(src, nn.Parameter):
-                    getattr(backbone, name).data = src.detach().clone()
-            backbone.stream_dtype = torch.bfloat16
-            backbone.eval()
+            backbone = bf16_inference_copy(self.backbone, keep)
+            site_map = {at: bf16_inference_copy(site) for at, site in self.site_map.items()}
             if self.fuse_kernels and not self.compile_sampling:  # inductor does its own fusion
                 from .nn.fused import fuse_for_inference
 

@@ -10,7 +10,8 @@ attribute ``spec_example`` if present, else its defaults) and checks, raising
 - **forward**: the kind's shapes, finite values, determinism in eval mode, float32 output;
 - **backward** (components with trainable parameters): in train mode every trainable parameter receives a
   finite gradient (a parameter that never learns — like the official FinePOSE's untrained modifiers — fails);
-- **bf16**: the forward under bf16 autocast keeps the shapes and stays finite;
+- **bf16**: the forward under bf16 autocast, and the bf16 weight-cast copy that ``precision="bf16"`` samples
+  with (backbones with ``keep_fp32``, fusion blocks), keep the shapes and stay finite;
 - kind specifics: every backbone hook point is called once per forward with the documented shapes;
   conditioners are run with real action labels as well as ``None``; an aggregator refuses to run without
   each input it ``needs`` (with an :class:`~posediff.errors.InputError`) and runs with only those; samplers
@@ -36,6 +37,7 @@ from .build import build_component
 from .component_spec import component_spec
 from .errors import ContractError, InputError, PosediffError
 from .interfaces import KIND_BASES, Conditioning, contract_of
+from .lifter import bf16_inference_copy
 from .spec import kind_of_annotation, component_parameters
 
 __all__ = ["check_component", "SMALL_CONTEXT"]
@@ -172,6 +174,13 @@ def _check_backbone(comp, kind, name, ctx):
         low = comp(x2d, y, steps, cond, {})
     _require(tuple(low.shape) == (b, t, j, 3) and torch.isfinite(low.float()).all(),
              "bf16 autocast forward changes the shape or gives NaN/Inf", kind, name)
+    if comp.keep_fp32 is not None:  # the weight-cast copy that precision "bf16" samples with
+        cast = bf16_inference_copy(comp, comp.keep_fp32)
+        with torch.no_grad():
+            low = cast(x2d, y, steps, cond, {})
+        _require(tuple(low.shape) == (b, t, j, 3) and torch.isfinite(low.float()).all(),
+                 "the bf16 weight-cast copy (keep_fp32; precision 'bf16') changes the shape or gives NaN/Inf",
+                 kind, name)
 
 
 def _check_conditioner(comp, kind, name, ctx):
@@ -210,6 +219,11 @@ def _check_fusion(comp, kind, name, ctx):
         low = comp(x, cond, v)
     _require(tuple(low.shape) == tuple(x.shape) and torch.isfinite(low.float()).all(),
              "bf16 autocast forward changes the shape or gives NaN/Inf", kind, name)
+    # a bf16 sampling copy runs a fusion site in bf16 on the bf16 stream, the prompt tokens staying fp32
+    with torch.no_grad():
+        low = bf16_inference_copy(comp)(x.to(torch.bfloat16), cond, v.to(torch.bfloat16))
+    _require(tuple(low.shape) == tuple(x.shape) and torch.isfinite(low.float()).all(),
+             "the bf16 weight-cast copy (precision 'bf16') changes the shape or gives NaN/Inf", kind, name)
 
 
 def _check_schedule(comp, kind, name, ctx):

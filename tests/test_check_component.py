@@ -113,3 +113,33 @@ def test_a_sampler_that_draws_undeclared_noise_is_caught():
 
     with registered("sampler", "zz_sneaky", Sneaky), pytest.raises(ContractError, match="draws_noise"):
         check_component("sampler", "zz_sneaky")
+
+
+def test_check_component_runs_the_bf16_weight_cast_copy(monkeypatch):
+    """check_component tested bf16 only under autocast, never the weight-cast copy precision='bf16' samples
+    with (issue 20): a fusion block that breaks only in that copy is now caught."""
+    import torch
+    from torch import nn
+
+    import posediff
+    from posediff import registry
+    from posediff.errors import ContractError
+    from posediff.interfaces import FusionBlock
+    from posediff.testing import check_component
+
+    class FragileInBf16(FusionBlock):
+        """Adds a projection; returns NaN when its own weights are bf16 (as a hand-written kernel might)."""
+
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.store_config(locals())
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x, cond, v):
+            out = x + self.proj(x)
+            return out * float("nan") if self.proj.weight.dtype == torch.bfloat16 else out
+
+    monkeypatch.setattr(registry, "_table", dict(registry._table))
+    registry.register("fusion", "zz_fragile")(FragileInBf16)
+    with pytest.raises(ContractError, match="bf16 weight-cast copy"):
+        check_component("fusion", "zz_fragile")
