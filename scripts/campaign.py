@@ -2,11 +2,11 @@
 
 A session ends with its processes, and the next may be on another machine without ``runs/``. ``pack`` writes
 what ``posediff train --resume`` needs into a folder that can be committed: the run's small files (spec,
-settings, logs, summary) and ``last.pt`` without the frozen tensors that the spec rebuilds bit for bit (the
+settings, logs, summary; the shared data folder written as ``$POSEDIFF_SHARED``) and ``last.pt`` without the frozen tensors that the spec rebuilds bit for bit (the
 seeded offline text tower: 6.3 M values stored twice, in the EMA and the raw weights), listed with their
 digests instead. ``unpack`` rebuilds the full checkpoint, checks the digests and lays out a run folder::
 
-    python scripts/campaign.py pack runs/finepose-base-h36m campaign/finepose-base-h36m
+    POSEDIFF_SHARED=../shared python scripts/campaign.py pack runs/finepose-base-h36m campaign/finepose-base-h36m
     python scripts/campaign.py unpack campaign/finepose-base-h36m runs/finepose-base-h36m
     OMP_NUM_THREADS=1 posediff train --resume --out runs/finepose-base-h36m --data h36m:$POSEDIFF_SHARED/data/h36m
 
@@ -16,6 +16,7 @@ digests), so the resumed run continues bit for bit on the same kind of machine.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -56,12 +57,29 @@ def pack(run: Path, dest: Path) -> Path:
         else:
             ckpt["training"] = dict(ckpt["training"], raw_state_dict=kept)
     ckpt["campaign_regenerated"] = {"keys": regen, "sha256": record}
+    tr = dict(ckpt["training"])
+    tr["config"] = dict(tr["config"], data=_portable(tr["config"]["data"]))
+    ckpt["training"] = tr
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(ckpt, dest / "last.pt")
     for f in SMALL_FILES:
         if (run / f).is_file():
-            shutil.copy2(run / f, dest / f)
+            text = (run / f).read_text()
+            shared = os.environ.get("POSEDIFF_SHARED")
+            if shared:  # no path of this machine in the repository
+                text = text.replace(str(Path(shared).resolve()), "$POSEDIFF_SHARED").replace(shared, "$POSEDIFF_SHARED")
+            (dest / f).write_text(text)
     return dest / "last.pt"
+
+
+def _portable(data: str) -> str:
+    """A data selector with the shared folder written as ``$POSEDIFF_SHARED`` (expanded again when read)."""
+    shared = os.environ.get("POSEDIFF_SHARED")
+    if not shared:
+        return data
+    for prefix in (str(Path(shared).resolve()), shared):
+        data = data.replace(prefix, "$POSEDIFF_SHARED")
+    return data
 
 
 def unpack(src: Path, run: Path) -> Path:

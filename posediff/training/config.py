@@ -21,7 +21,9 @@ class TrainConfig:
 
     Attributes:
         data: Data selector: ``"synthetic"``, ``"synthetic:subjects=3,frames=243,seed=0"``,
-            ``"h36m:DIR"`` or ``"3dhp:PATH"`` (see :func:`posediff.training.datasets.load_dataset`).
+            ``"h36m:DIR"`` or ``"3dhp:PATH"`` (see :func:`posediff.training.datasets.load_dataset`);
+            environment variables in the path are expanded (``h36m:$POSEDIFF_SHARED/data/h36m``). A resumed
+            run may point it to another copy of the same data.
         train_subjects: Subjects (H36M ``S1``…, synthetic ``synth-0``…, 3DHP ``S1``…) to train on;
             empty = the data set's default.
         val_subjects: Held-out subjects for validation; empty = default; ``["none"]`` disables it.
@@ -202,7 +204,7 @@ class TrainConfig:
 
 
 CORE_FIELDS: tuple[str, ...] = (
-    "data", "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "micro_batch", "lr",
+    "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "micro_batch", "lr",
     "lr_decay",
     "weight_decay", "betas", "eps", "flip", "random_offset", "use_actions", "action_dropout", "official_grad",
     "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
@@ -212,9 +214,10 @@ CORE_FIELDS: tuple[str, ...] = (
 
 BUDGET_FIELDS: tuple[str, ...] = (
     "epochs", "max_steps", "max_minutes", "checkpoint_every", "keep_every", "val_every", "val_windows",
-    "log_every", "device", "progress", "amp",
+    "log_every", "device", "progress", "amp", "data",
 )
-"""Settings a resumed run may change (budgets, logging, device, and the precision, which follows the machine)."""
+"""Settings a resumed run may change (budgets, logging, device, the precision, which follows the machine, and
+where the data lives: another copy of the same data on another machine)."""
 
 
 def _as_list(name: str, v: Any) -> list[str]:

@@ -15,6 +15,8 @@ Selectors:
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
@@ -72,7 +74,12 @@ def parse_data(text: str) -> DataSelection:
     if kind in ("h36m", "3dhp"):
         if not sep or not rest:
             raise InputError(f"data {kind!r} needs a path: '{kind}:PATH'; got {text!r}")
-        return DataSelection(kind, Path(rest).expanduser(), {}, text)  # type: ignore[arg-type]
+        # environment variables are expanded, so a recorded '$POSEDIFF_SHARED/data/h36m' works on any machine
+        path = os.path.expandvars(rest)
+        if "$" in path:
+            raise InputError(f"data {kind!r}: {rest!r} names an environment variable that is not set "
+                             f"(e.g. export POSEDIFF_SHARED=../shared)")
+        return DataSelection(kind, Path(path).expanduser(), {}, text)  # type: ignore[arg-type]
     raise InputError(f"data must start with 'synthetic', 'h36m:' or '3dhp:'; got {text!r}")
 
 

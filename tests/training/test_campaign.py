@@ -50,3 +50,22 @@ def test_pack_leaves_out_the_rebuilt_tower_and_unpack_restores_every_tensor(tmp_
         assert _equal(back, original)
         res = train(resume=True, out=tmp_path / "again", max_steps=3, progress=False)
     assert res.step == 3
+
+
+def test_data_paths_are_portable(tmp_path, monkeypatch):
+    """A committed run records its data as '$POSEDIFF_SHARED/...' (no path of one machine), expanded when read;
+    a resumed run may point to another copy of the same data."""
+    import pytest
+
+    from posediff.errors import InputError
+    from posediff.training.config import BUDGET_FIELDS, CORE_FIELDS
+    from posediff.training.datasets import parse_data
+
+    monkeypatch.setenv("POSEDIFF_SHARED", str(tmp_path))
+    assert parse_data("h36m:$POSEDIFF_SHARED/data/h36m").path == tmp_path / "data" / "h36m"
+    monkeypatch.delenv("POSEDIFF_SHARED")
+    with pytest.raises(InputError, match="environment variable that is not set"):
+        parse_data("h36m:$POSEDIFF_SHARED/data/h36m")
+    assert "data" in BUDGET_FIELDS and "data" not in CORE_FIELDS
+    monkeypatch.setenv("POSEDIFF_SHARED", "/some/machine/shared")
+    assert _campaign()._portable("h36m:/some/machine/shared/data/h36m") == "h36m:$POSEDIFF_SHARED/data/h36m"
