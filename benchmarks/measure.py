@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import json
 import os
 import platform
 import statistics
@@ -14,7 +15,7 @@ from typing import Callable, Iterator, Optional
 import torch
 
 __all__ = ["PeakMemory", "timed", "median", "matmul_peak", "count_flops", "machine_info", "load_average",
-           "select_device", "synchronize"]
+           "select_device", "synchronize", "save_result"]
 
 
 def select_device(name: str, prog: str = "benchmark") -> tuple[torch.device, list[str]]:
@@ -216,3 +217,11 @@ def shared_dir() -> Optional[Path]:
     """``$POSEDIFF_SHARED`` or ``<repo>/../shared`` (the licensed data); None when absent."""
     p = Path(os.environ.get("POSEDIFF_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     return p if p.is_dir() else None
+
+
+def save_result(res: dict, out: Optional[Path]) -> dict:
+    """Write a benchmark's result dict as indented JSON to ``out`` (folders made) when given; returns ``res``."""
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=1) + "\n")
+    return res

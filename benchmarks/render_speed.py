@@ -10,7 +10,6 @@ frames; both formats (GIF, and MP4 when an ffmpeg is found) are timed for both m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import machine_info  # noqa: E402
+from measure import save_result, machine_info  # noqa: E402
 from posediff.geometry.cameras import normalize_screen_coordinates  # noqa: E402
 from posediff.viz import ffmpeg_available, render_animation  # noqa: E402
 
@@ -58,10 +57,7 @@ def main(argv=None) -> dict:
     res = {"benchmark": "render_speed", "command": "python benchmarks/render_speed.py "
            + " ".join(argv if argv is not None else sys.argv[1:]), "machine": machine_info(), "rows": rows,
            "speedup_blit_over_redraw": speedup}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(res, indent=1) + "\n")
-    return res
+    return save_result(res, args.out)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ clips/s, supervised frames/s, the step's matmul FLOP rate and its fraction of th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import posediff  # noqa: E402
-from measure import count_flops, machine_info, matmul_peak, median  # noqa: E402
+from measure import save_result, count_flops, machine_info, matmul_peak, median  # noqa: E402
 from posediff.nn.attention import eager_attention  # noqa: E402
 
 
@@ -115,10 +114,7 @@ def main(argv=None) -> dict:
     }
     print(f"bf16 / fp32: matmul peak {res['bf16_over_fp32_matmul_peak']:.2f}×, training "
           + ", ".join(f"{k} frames {v:.2f}×" for k, v in ratios.items()))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(res, indent=1) + "\n")
-    return res
+    return save_result(res, args.out)
 
 
 if __name__ == "__main__":

@@ -175,14 +175,11 @@ def test_assemble_keeps_the_better_of_two_detections_of_one_track():
     assert "2 track(s) (track ids): 7: 1 frames, 8: 1 frames" == tr.describe()
 
 
-def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
+def _lift_with_a_tiny_model(path, tmp_path, capsys) -> tuple[int, str]:
+    """`posediff lift FILE` with a tiny untrained FinePOSE; returns the exit code and stdout."""
     from posediff.checkpoints import save_lifter
     from posediff.cli import main
 
-    T = 6
-    people = {1: person("halpe-26", T, 200, 1), 2: person("halpe-26", T, 600, 2)}
-    path = tmp_path / "alphapose-results.json"
-    path.write_text(json.dumps(alphapose_items(people, T, with_idx=True)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lifter = posediff.build("finepose-tiny", overrides={"lifter.frames": 9, "lifter.dim": 16, "backbone.depth": 1,
@@ -191,7 +188,15 @@ def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
         ckpt = save_lifter(lifter, tmp_path / "tiny.pt")
         code = main(["lift", str(path), "--weights", str(ckpt), "--image-size", "1280", "720", "--out",
                      str(tmp_path / "p.npz"), "--quiet"])
-    out = capsys.readouterr().out
+    return code, capsys.readouterr().out
+
+
+def test_lift_command_prints_the_tracks_it_found(tmp_path, capsys):
+    T = 6
+    people = {1: person("halpe-26", T, 200, 1), 2: person("halpe-26", T, 600, 2)}
+    path = tmp_path / "alphapose-results.json"
+    path.write_text(json.dumps(alphapose_items(people, T, with_idx=True)))
+    code, out = _lift_with_a_tiny_model(path, tmp_path, capsys)
     assert code == 0 and "lifted 2 people" in out and "people: 2 track(s) (track ids): 1: 6 frames, 2: 6 frames" in out
 
 
@@ -212,15 +217,7 @@ def test_alphapose_without_tracking_is_linked_by_boxes_and_the_lift_command_says
     tracks = read_keypoints(path).people
     assert len(tracks.ids) == 2 and tracks.source.startswith("linked by box IoU")
     assert "every detection has id 0" in tracks.source
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lifter = posediff.build("finepose-tiny", overrides={"lifter.frames": 9, "lifter.dim": 16, "backbone.depth": 1,
-                                                           "backbone.heads": 2, "sampler.hypotheses": 1,
-                                                           "sampler.steps": 1})
-        ckpt = save_lifter(lifter, tmp_path / "tiny.pt")
-        code = main(["lift", str(path), "--weights", str(ckpt), "--image-size", "1280", "720", "--out",
-                     str(tmp_path / "p.npz"), "--quiet"])
-    out = capsys.readouterr().out
+    code, out = _lift_with_a_tiny_model(path, tmp_path, capsys)
     assert code == 0
     assert "lifted 2 people over 6 frames (11 person-frames: each person in the frames they were seen)" in out
     assert "format: halpe-26 (read from the file)" in out

@@ -1,24 +1,18 @@
 """scripts/campaign.py: a run packed small for the repository unpacks to the same checkpoint and resumes."""
 from __future__ import annotations
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import torch
 
 from posediff.training import train
 
+from script_loader import load_script
 from training_helpers import TINY
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _campaign():
-    spec = importlib.util.spec_from_file_location("campaign", REPO / "scripts" / "campaign.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/campaign.py")
 
 
 def _equal(a, b) -> bool:
