@@ -164,7 +164,7 @@ def context_section() -> list[str]:
         L.append("")
     if tr:
         stages = tr.get("stages") or []
-        L += ["| stage | steps (total) | CPU-minutes (total) | CPU | precision | S8 validation at its end (H=1, M=1) |",
+        L += ["| stage (run) | steps (total at its end) | CPU-minutes (this stage) | CPU | precision | S8 validation at its end (H=1, M=1) |",
               "|---|---:|---:|---|---|---:|"]
         step_total = 0
         for st in stages:
@@ -208,7 +208,9 @@ def context_section() -> list[str]:
           f"| 3DHP TS5/TS6 PCK@150 (cross-dataset) | {unit(_val(hp, 'P-Agg', 'pck') if hp else None, ' %')} | ≥ 88 % | "
           f"{status(_val(hp, 'P-Agg', 'pck') if hp else None, 88, lower=False)} |",
           f"| training CPU-hours in total (incl. the 9-frame initialisation) | {unit(cpu_h and cpu_h / 60, '', 2)} | ≤ 12 | "
-          f"{status(cpu_h and cpu_h / 60, 12)} |",
+          + ("not measured yet" if cpu_h is None else
+             f"within the budget: {_f(cpu_h / 60, 2)} of 12 used" if cpu_h / 60 <= 12 else "**over the budget**")
+          + " |",
           "| better than a deterministic MixSTE of the same context and budget | — | — | not measured yet |",
           "| FinePOSE vs D3DP at equal context and budget, two seeds, offline and minilm towers | — | — | "
           "not measured yet |", ""]
