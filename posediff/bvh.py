@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, InputError
+from .geometry.bones import bone_lengths
 from .geometry.skeletons import Skeleton, get_skeleton
 
 __all__ = ["Motion", "solve_motion", "write_bvh", "read_bvh", "bvh_positions", "CAMERA_TO_BVH"]
@@ -154,8 +155,8 @@ def solve_motion(poses: Any, skeleton: str | Skeleton = "h36m-17", fps: float = 
                          "without one (convert the poses to h36m-17 first)")
     x = x @ CAMERA_TO_BVH.T
     kids = _children(sk.parents)
-    length = {k: float(np.median(np.linalg.norm(x[:, k] - x[:, p], axis=-1)))
-              for k, p in enumerate(sk.parents) if p >= 0}
+    bones = [k for k, p in enumerate(sk.parents) if p >= 0]  # bone_lengths' order: each joint but the root
+    length = dict(zip(bones, np.median(bone_lengths(x, sk), axis=0).tolist()))
     # the BVH skeleton: every joint of the set, and where a joint has several children (pelvis, thorax) one
     # zero-length joint per child, so that each bone turns on its own
     names: list[str] = []

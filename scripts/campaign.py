@@ -64,16 +64,13 @@ def pack(run: Path, dest: Path) -> Path:
     save_checkpoint(ckpt, dest / "last.pt")
     for f in SMALL_FILES:
         if (run / f).is_file():
-            text = (run / f).read_text()
-            shared = os.environ.get("POSEDIFF_SHARED")
-            if shared:  # no path of this machine in the repository
-                text = text.replace(str(Path(shared).resolve()), "$POSEDIFF_SHARED").replace(shared, "$POSEDIFF_SHARED")
-            (dest / f).write_text(text)
+            (dest / f).write_text(_portable((run / f).read_text()))  # no path of this machine in the repository
     return dest / "last.pt"
 
 
 def _portable(data: str) -> str:
-    """A data selector with the shared folder written as ``$POSEDIFF_SHARED`` (expanded again when read)."""
+    """``data`` (a selector or a file's text) with the shared folder written as ``$POSEDIFF_SHARED`` (expanded
+    again when a selector is read)."""
     shared = os.environ.get("POSEDIFF_SHARED")
     if not shared:
         return data

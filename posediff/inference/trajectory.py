@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..geometry.cameras import estimate_root
 
 __all__ = ["DEFAULT_FOV_DEG", "assumed_camera", "root_trajectory"]
 
@@ -65,8 +66,8 @@ def root_trajectory(result: Any, camera: Optional[Any] = None, *, fov_deg: float
         present = np.flatnonzero(mask[c])
         if present.size == 0:
             continue
-        root = _estimate(torch.as_tensor(poses[c, present], dtype=torch.float64),
-                         torch.as_tensor(x2d[c, present], dtype=torch.float64), cam_t)
+        root = estimate_root(torch.as_tensor(poses[c, present], dtype=torch.float64),
+                             torch.as_tensor(x2d[c, present], dtype=torch.float64), cam_t)
         out[c, present] = root[:, 0].numpy()
     info = {"camera": [float(v) for v in cam_t.tolist()], "assumed": assumed,
             "units": "metres, camera space (x right, y down, z forward)",
@@ -75,8 +76,3 @@ def root_trajectory(result: Any, camera: Optional[Any] = None, *, fov_deg: float
                            "the intrinsics the poses were lifted with")}
     return (out if result.multi_person else out[0]), info
 
-
-def _estimate(rel: torch.Tensor, x2d: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
-    from ..geometry.cameras import estimate_root
-
-    return estimate_root(rel, x2d, cam)
