@@ -17,7 +17,7 @@ from .registry import KINDS, describe, get, list_components, register
 from .spec import dump_spec, load_spec, resolve_spec
 
 # Built-in components register on import (an explicit, visible list).
-from . import backbones, conditioners, text_encoders, fusion, schedules, samplers, aggregators  # noqa: E402,F401
+from . import backbones, conditioners, text_encoders, fusion, schedules, samplers, aggregators, detectors  # noqa: E402,F401
 
 from .build import build, build_component  # noqa: E402
 from .lifter import PoseLifter  # noqa: E402

@@ -1,4 +1,8 @@
-"""The contracts of the seven component kinds, and the :class:`Conditioning` record.
+"""The contracts of the eight component kinds, and the :class:`Conditioning` record.
+
+Seven kinds make up a model (backbone, conditioner, text encoder, fusion, schedule, sampler, aggregator);
+the eighth, the keypoint detector, turns video frames into the 2D keypoints a model lifts
+(:class:`KeypointDetector`; :mod:`posediff.video`).
 
 Shapes use one alphabet everywhere: B batch (clips), H hypotheses, M sampling steps, T frames,
 J joints, C channels, L prompt tokens. A "row" batch N is B clips times K copies (hypotheses, and
@@ -10,7 +14,7 @@ nested component from a constructor annotation (e.g. ``schedule: NoiseSchedule``
 are abstract methods (:func:`abc.abstractmethod`), checked when a component is constructed
 (:func:`require_contract`).
 
-Size: the contracts of all seven kinds in one place — the page a plugin author reads — plus the shared
+Size: the contracts of all eight kinds in one place — the page a plugin author reads — plus the shared
 reverse-process entry (samplers) and input checks (aggregators) that keep every component honest.
 """
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "NoiseSchedule",
     "Sampler",
     "Aggregator",
+    "KeypointDetector",
     "DenoiseFn",
 ]
 
@@ -543,8 +548,74 @@ class Aggregator(Component):
         """Combine checked hypotheses ``(B, H, T, J, 3)`` into ``(B, T, J, 3)`` (inputs as in :meth:`forward`)."""
 
 
+class KeypointDetector(abc.ABC):
+    """2D keypoints of the people in one video frame: ``detect(image) -> (P, J, 3)``.
+
+    Not part of a model: :func:`posediff.video.detect_video` runs a detector over every frame of a video,
+    links the people of consecutive frames into tracks (when it can see more than one) and hands the
+    keypoints to :func:`posediff.lift`. A detector is built by name like any component
+    (``posediff.get("detector", "mediapipe")(**params)``) and a plugin adds one through the entry-point
+    group ``posediff.detector``.
+
+    Hooks:
+        keypoint_format: Required class attribute: the joint layout of :meth:`detect`'s output, a name
+            :func:`posediff.data.formats.get_format` knows (``"coco-17"``, ``"mediapipe-33"``, …).
+        max_people: How many people it can report per frame (``None``: any number). ``1`` means no tracking
+            is needed.
+        detect: Required.
+        reset: Optional: forget what was seen (called before each video; a detector that tracks from frame
+            to frame starts over). Default: nothing.
+        close: Optional: release native resources. Default: nothing. A detector is also a context manager.
+
+    Example:
+        >>> import numpy as np
+        >>> class Centre(KeypointDetector):
+        ...     keypoint_format = "coco-17"
+        ...     max_people = 1
+        ...     def detect(self, image):
+        ...         h, w = image.shape[:2]
+        ...         return np.tile([w / 2, h / 2, 1.0], (1, 17, 1))
+        >>> Centre().detect(np.zeros((4, 6, 3), np.uint8)).shape
+        (1, 17, 3)
+    """
+
+    __posediff_kind__ = "detector"
+    keypoint_format: str = ""
+    max_people: Optional[int] = None
+
+    @abc.abstractmethod
+    def detect(self, image: Any) -> Any:
+        """Keypoints of every person found in ``image``.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 RGB (numpy).
+
+        Returns:
+            ``(P, J, 3)`` float numpy array: x, y in pixels of ``image`` (x right, y down, origin at the
+            top-left corner) and a confidence in [0, 1]; ``P = 0`` when nobody is found (required).
+        """
+
+    def reset(self) -> None:
+        """Forget the previous frames (called before each video). Default: nothing to forget."""
+
+    def close(self) -> None:
+        """Release native resources (models, threads). Default: nothing to release."""
+
+    def __enter__(self) -> "KeypointDetector":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls) and not cls.keypoint_format:
+            raise TypeError(f"{cls.__name__} is a detector but sets no keypoint_format (required by "
+                            "posediff.interfaces.KeypointDetector: e.g. keypoint_format = 'coco-17')")
+
+
 KIND_BASES: dict[str, type] = {cls.__posediff_kind__: cls for cls in (
-    Backbone, Conditioner, TextEncoder, FusionBlock, NoiseSchedule, Sampler, Aggregator)}
+    Backbone, Conditioner, TextEncoder, FusionBlock, NoiseSchedule, Sampler, Aggregator, KeypointDetector)}
 """The base class of each component kind (``"sampler"`` → :class:`Sampler`, …)."""
 
 
@@ -559,7 +630,9 @@ def contract_of(kind: str, obj: Any) -> type:
 
 def hook_names(kind: str) -> set[str]:
     """The public names a kind's base class declares (its hooks and helpers), beyond ``nn.Module``'s."""
-    return {n for n in dir(KIND_BASES[kind]) if not n.startswith("_")} - set(dir(nn.Module))
+    base = KIND_BASES[kind]
+    inherited = set(dir(nn.Module)) if issubclass(base, nn.Module) else set(dir(abc.ABC))
+    return {n for n in dir(base) if not n.startswith("_")} - inherited
 
 
 def misspelt_hooks(kind: str, cls: type) -> list[str]:

@@ -49,8 +49,10 @@ KINDS: tuple[str, ...] = (
     "schedule",
     "sampler",
     "aggregator",
+    "detector",
 )
-"""The component kinds. The same singular word names the spec slot and the entry-point group."""
+"""The component kinds. The same singular word names the spec slot (the first seven, the parts of a model)
+and the entry-point group. A ``detector`` (2D keypoints from video frames) is not part of a model spec."""
 
 ENTRY_POINT_PREFIX = "posediff."
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")

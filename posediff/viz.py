@@ -225,8 +225,9 @@ def render_animation(
     azim: float = -70.0,
     elev: float = 15.0,
     blit: bool = True,
+    video: str | os.PathLike | None = None,
 ) -> Path:
-    """Animate 3D skeletons (with the 2D input beside them) into a GIF or MP4.
+    """Animate 3D skeletons (with the 2D input beside them, drawn over the video when given) into a GIF or MP4.
 
     The figure's static parts (axes, panes, titles) are drawn once; each frame restores them and draws only
     the skeleton lines and the frame label, and goes to the encoder as soon as it is drawn (MP4: piped into
@@ -251,6 +252,8 @@ def render_animation(
         azim, elev: 3D view angles in degrees.
         blit: Draw only what moves (default); ``False`` redraws the whole figure for every frame (slower, the
             same pictures up to anti-aliasing at line ends).
+        video: The video the 2D keypoints came from (needs ``x2d``, one frame per pose frame): the left panel
+            shows each video frame with the 2D skeleton drawn on it. The frames are decoded one at a time.
 
     Returns:
         The path actually written. Its frames are ``size·dpi`` pixels high and ``size·dpi`` wide per panel
@@ -275,6 +278,12 @@ def render_animation(
                       f"{out.with_suffix('.gif').name} instead of {out.name}", stacklevel=2)
         out = out.with_suffix(".gif")
 
+    backdrop = None
+    if video is not None:
+        if p2 is None:
+            raise InputError("video= draws the 2D skeleton over the video: x2d is needed too")
+        backdrop = _VideoBackdrop(video, frames)
+
     disp = _to_display(p3) + _offsets(people)[:, None, None, :]
     radius, centre = _extent(disp[m] if m.any() else disp.reshape(-1, sk.num_joints, 3))
     bones = bone_colors(sk)
@@ -285,9 +294,13 @@ def render_animation(
     w_px, h_px = 2 * int(size * ncols * dpi / 2), 2 * int(size * dpi / 2)
     fig = plt.figure(figsize=(w_px / dpi, h_px / dpi), dpi=dpi)
     ax2 = None
+    image = None
     if p2 is not None:
         ax2 = fig.add_subplot(1, ncols, 1)
-        _setup_2d(ax2, p2[m] if m.any() else p2.reshape(-1, 2), "2D input")
+        if backdrop is not None:
+            image = backdrop.setup(ax2, int(idx[0]))
+        else:
+            _setup_2d(ax2, p2[m] if m.any() else p2.reshape(-1, 2), "2D input")
     ax3 = fig.add_subplot(1, ncols, ncols, projection="3d")
     _setup_3d(ax3, radius, centre, "3D", elev=elev, azim=azim)
     if title:
@@ -316,6 +329,8 @@ def render_animation(
                         l2.set_data(seg2[:, 0], seg2[:, 1])
                     else:
                         l2.set_data([], [])
+        if image is not None:
+            image.set_data(backdrop.frame(f))
         label.set_text(f"frame {f}")
         return []
 
@@ -323,6 +338,8 @@ def render_animation(
     if blit:
         moving = [ln for per in lines3 for ln in per] + ([ln for per in lines2 for ln in per] if lines2 else [])
         moving.append(label)
+        if image is not None:
+            moving.insert(0, image)  # the video frame first: the skeleton lines are drawn over it
         try:
             frames_iter = _blitted_frames(fig, moving, update, len(idx))
             if out.suffix.lower() == ".mp4":
@@ -346,6 +363,50 @@ def render_animation(
     finally:
         plt.close(fig)
     return out
+
+
+class _VideoBackdrop:
+    """The frames of a video, read forward as an animation asks for them (one frame decoded at a time).
+
+    Normalised screen coordinates put the image at x ∈ [−1, 1], y ∈ [−h/w, h/w] (y down), so the 2D
+    skeleton in those coordinates lands on the person without any conversion.
+    """
+
+    def __init__(self, path: str | os.PathLike, frames: int) -> None:
+        from .video.decode import iter_frames, probe_video
+
+        self.info = probe_video(path)
+        self.path = path
+        self.frames = frames
+        self._iter = iter_frames(path)
+        self._index = -1
+        self._current: Optional[np.ndarray] = None
+
+    def frame(self, f: int) -> np.ndarray:
+        """Frame ``f`` (``f`` never decreases between calls)."""
+        if f < self._index:
+            raise InputError(f"video frames are read forward only; asked for frame {f} after {self._index}")
+        while self._index < f:
+            try:
+                self._current = next(self._iter)
+            except StopIteration:
+                raise InputError(f"the video {str(self.path)!r} has {self._index + 1} frame(s), fewer than the "
+                                 f"{self.frames} pose frames to draw over it") from None
+            self._index += 1
+        return self._current
+
+    def setup(self, ax, first: int) -> Any:
+        """Set the panel to the video's extent and return its image artist showing frame ``first``."""
+        w, h = self.info.size
+        extent = (-1.0, 1.0, h / w, -h / w)
+        image = ax.imshow(self.frame(first), extent=extent, interpolation="bilinear")
+        ax.set_xlim(-1.0, 1.0)
+        ax.set_ylim(h / w, -h / w)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title("video and 2D keypoints", fontsize=9)
+        return image
 
 
 def _blitted_frames(fig, moving: list, update: Callable[[int], Any], count: int) -> Iterator[np.ndarray]:

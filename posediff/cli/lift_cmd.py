@@ -1,4 +1,4 @@
-"""``posediff lift INPUT --weights W --out pose3d.npz``: lift a 2D keypoint file to 3D."""
+"""``posediff lift INPUT --weights W --out pose3d.npz``: lift a 2D keypoint file, or a video, to 3D."""
 from __future__ import annotations
 
 import argparse
@@ -18,30 +18,40 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``lift`` subcommand."""
     p = subparsers.add_parser(
         "lift",
-        help="lift 2D keypoints (a file) to 3D poses",
-        description="Read 2D keypoints (OpenPose JSON folder/file, COCO results JSON, AlphaPose and MMPose "
+        help="lift 2D keypoints (a file) or a video to 3D poses",
+        description="Lift a video (.mp4, .mov, .avi, .mkv, .webm, ...: 2D keypoints detected in every frame by "
+                    "--detector, people tracked, frame rate and image size from the video; needs "
+                    "pip install 'posediff[video]') or read 2D keypoints (OpenPose JSON folder/file, COCO results JSON, AlphaPose and MMPose "
                     "results with several people (tracked), .npz/.npy (T, J, 2|3) or multi-person (C, T, J, 2|3) "
                     "with 'presence', .csv), convert them to the model's joint set, normalise by the image size, "
                     "fill low-confidence joints, lift sequences of any length with overlapping windows and write "
                     "the 3D poses to an .npz. The hypotheses are combined by their mean (--sampling model, the "
                     "default); --aggregator jpma needs --camera.",
-        epilog="examples: posediff lift kps.npz --format coco17 --image-size 1920 1080 "
+        epilog="examples: posediff lift dance.mp4 --sampling fast --render dance-3d.mp4 --bvh dance.bvh "
+               "| posediff lift kps.npz --format coco17 --image-size 1920 1080 "
                "--out pose3d.npz | posediff lift openpose_json/ --weights model.pt --image-size 1280 720 "
                "--camera 1400,1400,640,360 --render pose3d.gif",
     )
-    p.add_argument("input", metavar="INPUT", help="keypoint file or OpenPose JSON folder")
+    p.add_argument("input", metavar="INPUT", help="video file, keypoint file or OpenPose JSON folder")
     p.add_argument("--weights", metavar="W",
                    help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-small-h36m "
                         "trained on Human3.6M), or 'demo' (small model trained on synthetic motion)")
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
     add_keypoint_arguments(p)
+    p.add_argument("--detector", metavar="NAME",
+                   help="video input: the keypoint detector (default mediapipe; `posediff list detector`)")
+    p.add_argument("--detector-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="video input: a detector argument, e.g. complexity=0 (repeatable; values read as JSON, "
+                        "else as text)")
     p.add_argument("--action", metavar="TEXT", help="action label for the prompt (default: neutral prompt)")
     add_sampling_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the diffusion noise (default 0)")
     p.add_argument("--overlap", type=int, help="frames shared by neighbouring windows (default window/4)")
     p.add_argument("--batch-size", type=int, default=8, help="windows per sampler call (default 8)")
     p.add_argument("--keep-hypotheses", action="store_true", help="also store the hypotheses in the .npz")
-    p.add_argument("--render", metavar="ANIM", help="also write an animation (.gif, or .mp4 with ffmpeg)")
+    p.add_argument("--render", metavar="ANIM",
+                   help="also write an animation (.gif, or .mp4 with ffmpeg); for a video the left panel shows the "
+                        "video with the 2D skeleton drawn on it")
     p.add_argument("--constant-bones", action="store_true",
                    help="hold every bone at its median length over each person's frames (directions kept; "
                         "posediff.geometry.bones.hold_bone_lengths)")
@@ -160,10 +170,43 @@ def write_bvh_files(result, path: str, fps: float) -> list[Path]:
     return written
 
 
+def parse_detector_params(items: list[str]) -> dict:
+    """``["complexity=0", "smooth=false"]`` → ``{"complexity": 0, "smooth": False}`` (JSON values, else text)."""
+    from ..errors import InputError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--detector-param must be KEY=VALUE; got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def print_video_timing(meta: dict, total_seconds: float) -> None:
+    """One line: how long detection and lifting took against the video's own duration."""
+    video = meta["video"]
+    duration = video["frames"] / video["fps"]
+    detect = video["detect_seconds"]
+    print(f"video: {video['frames']} frames ({duration:.1f} s at {video['fps']:g} frames/s, "
+          f"{video['size'][0]}×{video['size'][1]} px); detection ({video['detector']}) {detect:.1f} s "
+          f"({video['detect_frames_per_second']:g} frames/s), lifting {meta['seconds'] - detect:.1f} s; "
+          f"in all {total_seconds:.1f} s, {total_seconds / duration:.2f}× the video's duration"
+          + (" (faster than real time)" if total_seconds < duration else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     """Lift and save; returns the exit code."""
+    import time
+
     from ..errors import InputError
     from ..inference import lift
+    from ..video.decode import is_video_path
+
+    t0 = time.perf_counter()
 
     if not Path(args.input).exists():
         raise InputError(f"INPUT not found: {args.input!r}")
@@ -173,6 +216,18 @@ def run(args: argparse.Namespace) -> int:
     if args.fov is not None and not args.world:
         raise InputError("--fov is the field of view assumed by --world; add --world")
     camera = parse_camera_arg(args.camera)
+    is_video = is_video_path(args.input)
+    if not is_video and (args.detector or args.detector_param):
+        raise InputError(f"--detector and --detector-param apply to video input; {args.input!r} is not a video "
+                         "(expected .mp4, .mov, .avi, .mkv, .webm, ...)")
+    if is_video:
+        given = [o for o, v in (("--format", args.format), ("--image-size", args.image_size),
+                                ("--coords", args.coords)) if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} cannot be used with a video: the detector sets the joint format "
+                             "and the video its image size")
+    video_kwargs = ({"detector": args.detector, "detector_params": parse_detector_params(args.detector_param)}
+                    if is_video else {})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = lift(
@@ -195,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             sampling=args.sampling,
             flip=args.flip,
+            **video_kwargs,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")
     if args.constant_bones:
@@ -216,7 +272,10 @@ def run(args: argparse.Namespace) -> int:
           f"window(s) of {meta.get('window')} frames, sampling {meta.get('sampling')} (H={meta.get('hypotheses')}, "
           f"M={meta.get('steps')}, flip {'on' if meta.get('flip') else 'off'}), "
           f"aggregator {result.aggregator_used} in {meta.get('seconds')} s → {out}")
-    if meta.get("format_assumed"):
+    if is_video:
+        print(f"2D: {meta['video']['detector']} detector, {meta['format']} keypoints; "
+              f"{meta['video']['tracks']}")
+    elif meta.get("format_assumed"):
         print(f"format: {meta['format']} (assumed; pass --format to choose)")
     else:
         print(f"format: {meta.get('format')} ({'as given' if args.format else 'read from the file'})")
@@ -233,7 +292,10 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("always")
             fps, fps_from = animation_fps(args.fps, meta)
             written = render_animation(result.poses3d, args.render, x2d=result.x2d, skeleton=result.skeleton,
-                                       mask=result.mask, fps=fps, max_frames=args.max_frames)
+                                       mask=result.mask, fps=fps, max_frames=args.max_frames,
+                                       video=args.input if is_video else None)
         print_warnings(caught, "lift")
         print(f"animation → {written} at {fps:g} frames/s ({fps_from})")
+    if is_video:
+        print_video_timing(meta, time.perf_counter() - t0)
     return 0

@@ -12,6 +12,7 @@ import torch
 from .._version import __version__
 from ..errors import InputError
 from .camera import parse_camera
+from ..video.decode import is_video_path
 from .inputs import actions_per_person, fill_segment, h36m_skeleton, present_segments, read_input
 from .result import LiftResult
 from .windows import blend_weights, window_plan
@@ -112,13 +113,17 @@ def lift(
     progress: bool = False,
     sampling: Optional[str] = None,
     flip: Optional[bool] = None,
+    detector: Any = None,
+    detector_params: Optional[dict] = None,
 ) -> LiftResult:
     """Lift 2D keypoint sequences of any length (one or several people) to 3D.
 
     Args:
         keypoints: ``(N, J, 2|3)`` one person or ``(C, N, J, 2|3)`` C people (numpy or torch; a third
-            channel is a confidence), a :class:`~posediff.data.formats.Keypoints2D`, or a keypoint file /
-            OpenPose JSON folder.
+            channel is a confidence), a :class:`~posediff.data.formats.Keypoints2D`, a keypoint file /
+            OpenPose JSON folder, or a **video file** (``.mp4``, ``.mov``, ``.avi``, ``.mkv``, ``.webm``, …:
+            the 2D keypoints are detected in every frame with ``detector``, people are tracked, and the frame
+            rate and image size come from the video; :func:`posediff.video.detect_video`).
         weights: posediff checkpoint path, a shipped model (``"h36m"`` = ``"finepose-small-h36m"``, trained on
             Human3.6M; see :mod:`posediff.weights`), or ``"demo"`` for the synthetic-data demo model.
             Default (None, no ``lifter``): the shipped ``"h36m"`` model.
@@ -154,6 +159,9 @@ def lift(
             ``steps``, ``aggregator`` and ``flip`` override its values.
         flip: Flip test-time augmentation on or off for this call (default: the configuration's, else the
             model's).
+        detector: Video input only: a registered keypoint detector name (default ``"mediapipe"``, which needs
+            ``pip install 'posediff[video]'``) or a built :class:`~posediff.interfaces.KeypointDetector`.
+        detector_params: Video input only: constructor arguments of a named detector.
 
     Returns:
         :class:`LiftResult`; ``poses3d`` is ``(N, J, 3)`` for one person or ``(C, N, J, 3)`` metres,
@@ -161,7 +169,8 @@ def lift(
 
     Raises:
         InputError: bad shapes, unknown format, pixels without an image size, bad camera, an explicit
-            ``aggregator`` whose inputs are missing.
+            ``aggregator`` whose inputs are missing; for video: not a video, a corrupt one, nobody found.
+        DependencyError: video input without the optional packages (the message gives the install command).
         CheckpointError: unreadable weights.
 
     Warns:
@@ -183,7 +192,19 @@ def lift(
     config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
     hypotheses, steps, aggregator = config.hypotheses, config.steps, config.aggregator
     notes: list[str] = []
+    video = None
+    if is_video_path(keypoints):
+        keypoints, presence, fmt, image_size, coords, video = _detect_in_video(
+            keypoints, fmt=fmt, image_size=image_size, coords=coords, presence=presence, detector=detector,
+            detector_params=detector_params, progress=progress)
+    elif detector is not None or detector_params is not None:
+        raise InputError("detector and detector_params apply to video input (a video file); the keypoints given "
+                         "are already 2D")
     tracks, single, info = read_input(keypoints, fmt, image_size, coords, float(threshold), presence)
+    if video is not None:
+        info.update(source=video.info.path, fps=video.info.fps, video=video.metadata())
+        if video.keypoints.shape[0] > 1:
+            info["tracks"] = video.tracks
     image_size = info.get("image_size")
     if info.get("format_assumed"):
         notes.append(info["format_assumed"])
@@ -318,6 +339,22 @@ def lift(
         return LiftResult(poses[0], mask_out[0], x2d_out[0], jmask_out[0], agg_name, sk.name,
                           None if hyp_out is None else hyp_out[0], meta)
     return LiftResult(poses, mask_out, x2d_out, jmask_out, agg_name, sk.name, hyp_out, meta)
+
+
+def _detect_in_video(path, *, fmt, image_size, coords, presence, detector, detector_params, progress):
+    """Detect the people of a video → the arguments :func:`read_input` takes, and the detections."""
+    from ..video import detect_video
+
+    given = [n for n, v in (("format", fmt), ("image_size", image_size), ("coords", coords), ("presence", presence))
+             if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} cannot be given with a video: the detector sets the joint format, and "
+                         "the frame size and presence come from the video and the detections")
+    found = detect_video(path, detector, detector_params=detector_params, progress=progress)
+    kps, pres = found.keypoints, found.presence
+    if kps.shape[0] == 1:
+        kps, pres = kps[0], pres[0]
+    return kps, pres, found.format, found.info.size, "pixels", found
 
 
 def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, hypotheses, steps, agg, cam_t,

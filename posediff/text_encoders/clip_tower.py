@@ -13,6 +13,7 @@ import math
 import threading
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
@@ -156,13 +157,43 @@ def require_open_clip() -> None:
         raise ImportError(_OPEN_CLIP_HINT)
 
 
+_PLAIN_BPE_MODELS = frozenset({"ViT-B-32"})
+"""open_clip architectures whose tokenizer is the plain bundled CLIP BPE (``SimpleTokenizer()``, 77 tokens)."""
+
+
+def _plain_bpe_tokenizer() -> Any:
+    """open_clip's ``SimpleTokenizer`` loaded from its own file without importing the whole open_clip package
+    (whose import pulls in timm and torchvision: about 3 s, most of the first ``posediff lift``). The module
+    imports only the standard library, ftfy, regex, numpy and torch; None when it cannot be loaded so (then
+    the package is imported as usual)."""
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "tokenizer.py"
+    if not path.is_file():
+        return None
+    try:
+        mod_spec = importlib.util.spec_from_file_location("posediff._open_clip_tokenizer", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+        return module.SimpleTokenizer(context_length=77)
+    except Exception:  # a future open_clip whose tokenizer module needs its package: import it as usual
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def bpe_tokenizer(model: str = "ViT-B-32"):
     """open_clip's offline BPE tokenizer for ``model`` (cached per process).
 
     Only models whose config uses the bundled CLIP BPE vocabulary are accepted; tokenizers that
-    would be fetched from a model hub are refused (posediff never downloads).
+    would be fetched from a model hub are refused (posediff never downloads). For ``ViT-B-32`` (the
+    tokenizer of every built-in encoder) the tokenizer module is loaded on its own, without the rest of
+    open_clip (the same ids: ``tests/text_encoders``).
     """
+    if model in _PLAIN_BPE_MODELS:
+        plain = _plain_bpe_tokenizer()
+        if plain is not None:
+            return plain
     try:
         import open_clip
     except ImportError as exc:  # pragma: no cover - depends on the environment

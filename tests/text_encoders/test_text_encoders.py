@@ -167,3 +167,31 @@ def test_open_clip_refuses_hub_and_unknown_models():
     for name in ("hf-hub:someone/clip", "not-a-model", "local-dir:/tmp"):
         with pytest.raises(SpecError, match="never downloads"):
             OpenCLIPTextEncoder(model=name, **SMALL)
+
+
+def test_plain_bpe_tokenizer_gives_open_clips_ids_without_importing_open_clip():
+    """The first `posediff lift` spent 3 of its 4 seconds importing open_clip (timm, torchvision) only to
+    tokenize the prompts; the tokenizer module is now loaded on its own and must give the same ids."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from posediff.text_encoders.clip_tower import bpe_tokenizer\n"
+        "tok = bpe_tokenizer('ViT-B-32')\n"
+        "assert 'open_clip' not in sys.modules, 'open_clip was imported'\n"
+        "print(type(tok).__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "posediff._open_clip_tokenizer"
+
+    import open_clip
+
+    from posediff.text_encoders.clip_tower import _plain_bpe_tokenizer
+
+    texts = ["A person is walking.", "the left arm of a person who is Eating", "", "Photo!! 'smoking' WalkDog",
+             "é ü 中文 😀 &amp; <b>html</b>", "word " * 100]
+    ours = _plain_bpe_tokenizer()(texts, context_length=77)
+    theirs = open_clip.get_tokenizer("ViT-B-32")(texts, context_length=77)
+    assert torch.equal(ours, theirs)
