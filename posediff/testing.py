@@ -18,6 +18,9 @@ attribute ``spec_example`` if present, else its defaults) and checks, raising
   give descending timesteps ending in -1, reproduce a seeded run, replay recorded draws, and their
   ``add_noise`` keeps shape and dtype.
 
+Keypoint detectors (kind ``detector``, not part of a model) have a check of their own, :func:`check_detector`,
+which ``check_component("detector", name)`` calls.
+
 A plugin package calls it in its tests to get the same guarantees as a built-in::
 
     from posediff.testing import check_component
@@ -40,7 +43,7 @@ from .interfaces import KIND_BASES, Conditioning, contract_of
 from .lifter import bf16_inference_copy
 from .spec import kind_of_annotation, component_parameters
 
-__all__ = ["check_component", "SMALL_CONTEXT"]
+__all__ = ["check_component", "check_detector", "SMALL_CONTEXT"]
 
 SMALL_CONTEXT: dict[str, Any] = {"skeleton": "h36m-17", "frames": 9, "dim": 32, "joints": 17, "cond_dim": 16}
 """Context used by the checks: 9 frames, width 32, 17 joints, prompt tokens of width 16."""
@@ -318,6 +321,49 @@ _CHECKS = {"backbone": _check_backbone, "conditioner": _check_conditioner, "fusi
            "text_encoder": _check_text_encoder}
 
 
+def check_detector(name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Build the keypoint detector ``name`` and check it honours :class:`~posediff.interfaces.KeypointDetector`.
+
+    It must be a KeypointDetector whose ``keypoint_format`` posediff knows, return ``(P, J, 3)`` finite
+    numbers for frames of two sizes (a black frame and a noise frame; ``P`` may be 0), with confidences in
+    [0, 1] and no more people than ``max_people``, and survive ``reset`` and ``close`` followed by more frames.
+
+    Returns:
+        The detector (closed).
+
+    Raises:
+        ContractError: the contract is violated (the message says how).
+        DependencyError: the detector's optional package is missing.
+    """
+    import numpy as np
+
+    from .data.formats import get_format
+    from .detectors import build_detector
+    from .interfaces import KeypointDetector
+
+    kind = "detector"
+    det = build_detector(name, **dict(params or {}))
+    _require(isinstance(det, KeypointDetector), "must be a posediff.interfaces.KeypointDetector", kind, name)
+    try:
+        joints = get_format(det.keypoint_format).num_joints
+    except InputError as exc:
+        raise ContractError(f"{kind} {name!r}: keypoint_format {det.keypoint_format!r} is not a known layout "
+                            f"({exc})") from None
+    rng = np.random.default_rng(0)
+    frames = [np.zeros((48, 64, 3), np.uint8), rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)]
+    for round_ in range(2):
+        for image in frames:
+            out = np.asarray(det.detect(image))
+            _require(out.ndim == 3 and out.shape[1:] == (joints, 3), f"detect must return (P, {joints}, 3) for "
+                     f"its {det.keypoint_format} joints; got {out.shape}", kind, name)
+            _require(np.isfinite(out).all(), "detect returned NaN/Inf", kind, name)
+            _require(((out[..., 2] >= 0) & (out[..., 2] <= 1)).all(), "confidences must be in [0, 1]", kind, name)
+            _require(det.max_people is None or out.shape[0] <= det.max_people,
+                     f"returned {out.shape[0]} people but max_people is {det.max_people}", kind, name)
+        det.reset() if round_ == 0 else det.close()
+    return det
+
+
 def check_component(kind: str, name: str, overrides: Mapping[str, Any] | None = None,
                     context: Mapping[str, Any] | None = None) -> Any:
     """Build ``(kind, name)`` with small arguments and check it honours its kind's contract (see the module).
@@ -339,6 +385,8 @@ def check_component(kind: str, name: str, overrides: Mapping[str, Any] | None = 
         frozenset()
     """
     ctx = {**SMALL_CONTEXT, **(context or {})}
+    if kind == "detector":  # not an nn.Module part of a model: frames in, keypoints out
+        return check_detector(name, overrides)
     if kind not in _CHECKS:
         raise ContractError(f"no contract check for kind {kind!r}; expected one of {sorted(_CHECKS)}")
     table = _table(kind, name, overrides)

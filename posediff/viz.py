@@ -348,6 +348,8 @@ def render_animation(
                 _write_gif(out, frames_iter, fps)
         finally:
             plt.close(fig)
+            if backdrop is not None:
+                backdrop.close()
         return out
     anim = animation.FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False)
     try:
@@ -362,6 +364,8 @@ def render_animation(
         anim.save(str(out), writer=writer, dpi=dpi)
     finally:
         plt.close(fig)
+        if backdrop is not None:
+            backdrop.close()
     return out
 
 
@@ -394,6 +398,10 @@ class _VideoBackdrop:
                                  f"{self.frames} pose frames to draw over it") from None
             self._index += 1
         return self._current
+
+    def close(self) -> None:
+        """Stop decoding (ffmpeg is stopped and its pipes closed)."""
+        self._iter.close()
 
     def setup(self, ax, first: int) -> Any:
         """Set the panel to the video's extent and return its image artist showing frame ``first``."""
@@ -447,6 +455,7 @@ def _write_mp4(out: Path, frames: Iterator[np.ndarray], fps: float, ffmpeg: str)
         if proc is not None:
             proc.stdin.close()
             err = proc.stderr.read().decode(errors="replace")
+            proc.stderr.close()
             if proc.wait() != 0:
                 raise RuntimeError(f"ffmpeg could not write {out}: {err.strip()[-500:]}")
 

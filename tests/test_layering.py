@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("interfaces", "sampling", "spec", "weights"),
     # 2 components and the leaf libraries they sit beside
     ("aggregators", "backbones", "conditioners", "fusion", "samplers", "schedules", "text_encoders",
-     "component_spec", "data", "metrics", "viz", "export", "bvh"),
+     "component_spec", "data", "metrics", "viz", "export", "bvh", "detectors", "video"),
     # 3 assembling a model
     ("lifter", "build", "sources", "testing", "convert"),
     # 4 jobs done with a model
@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     # 5 entry points
     ("cli", "__main__", "__init__"),
 ]
-COMPONENT_PACKAGES = {"aggregators", "backbones", "conditioners", "fusion", "samplers", "schedules", "text_encoders"}
+COMPONENT_PACKAGES = {"aggregators", "backbones", "conditioners", "fusion", "samplers", "schedules", "text_encoders",
+                      "detectors"}
 
 
 def _modules() -> dict[str, Path]:

@@ -151,6 +151,28 @@ def read_input(keypoints, fmt, image_size, coords, threshold, presence):
     return tracks, single, info
 
 
+def detect_video_input(path, *, fmt, image_size, coords, presence, detector, detector_params, progress):
+    """Detect the people of a video → ``(keypoints, presence, format, image_size, coords, detections)``: the
+    arguments :func:`read_input` takes, and the :class:`~posediff.video.detect.VideoKeypoints`.
+
+    Raises:
+        InputError: ``format``, ``image_size``, ``coords`` or ``presence`` given (the video and the detector set
+            them), or what :func:`posediff.video.detect_video` raises.
+    """
+    from ..video import detect_video
+
+    given = [n for n, v in (("format", fmt), ("image_size", image_size), ("coords", coords), ("presence", presence))
+             if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} cannot be given with a video: the detector sets the joint format, and "
+                         "the frame size and presence come from the video and the detections")
+    found = detect_video(path, detector, detector_params=detector_params, progress=progress)
+    kps, pres = found.keypoints, found.presence
+    if kps.shape[0] == 1:
+        kps, pres = kps[0], pres[0]
+    return kps, pres, found.format, found.info.size, "pixels", found
+
+
 def _read_multi_npz(path: Path):
     """A multi-person ``.npz`` (``keypoints (C, N, J, 2|3)``, optional ``presence (C, N)``, ``format``,
     ``image_size``) → ``(keypoints, presence, format, image_size)``; None for any other file."""

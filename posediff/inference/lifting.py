@@ -13,7 +13,7 @@ from .._version import __version__
 from ..errors import InputError
 from .camera import parse_camera
 from ..video.decode import is_video_path
-from .inputs import actions_per_person, fill_segment, h36m_skeleton, present_segments, read_input
+from .inputs import actions_per_person, detect_video_input, fill_segment, h36m_skeleton, present_segments, read_input
 from .result import LiftResult
 from .windows import blend_weights, window_plan
 
@@ -194,7 +194,7 @@ def lift(
     notes: list[str] = []
     video = None
     if is_video_path(keypoints):
-        keypoints, presence, fmt, image_size, coords, video = _detect_in_video(
+        keypoints, presence, fmt, image_size, coords, video = detect_video_input(
             keypoints, fmt=fmt, image_size=image_size, coords=coords, presence=presence, detector=detector,
             detector_params=detector_params, progress=progress)
     elif detector is not None or detector_params is not None:
@@ -339,22 +339,6 @@ def lift(
         return LiftResult(poses[0], mask_out[0], x2d_out[0], jmask_out[0], agg_name, sk.name,
                           None if hyp_out is None else hyp_out[0], meta)
     return LiftResult(poses, mask_out, x2d_out, jmask_out, agg_name, sk.name, hyp_out, meta)
-
-
-def _detect_in_video(path, *, fmt, image_size, coords, presence, detector, detector_params, progress):
-    """Detect the people of a video → the arguments :func:`read_input` takes, and the detections."""
-    from ..video import detect_video
-
-    given = [n for n, v in (("format", fmt), ("image_size", image_size), ("coords", coords), ("presence", presence))
-             if v is not None]
-    if given:
-        raise InputError(f"{', '.join(given)} cannot be given with a video: the detector sets the joint format, and "
-                         "the frame size and presence come from the video and the detections")
-    found = detect_video(path, detector, detector_params=detector_params, progress=progress)
-    kps, pres = found.keypoints, found.presence
-    if kps.shape[0] == 1:
-        kps, pres = kps[0], pres[0]
-    return kps, pres, found.format, found.info.size, "pixels", found
 
 
 def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, hypotheses, steps, agg, cam_t,

@@ -128,10 +128,12 @@ def test_probe_and_decode_a_written_video(clip):
     assert is_video_path(clip) and is_video_path("X.MOV") and not is_video_path("kps.npz") and not is_video_path(3)
 
 
-def test_stopping_early_stops_ffmpeg(clip):
+def test_stopping_early_stops_ffmpeg(clip, monkeypatch):
     """An iteration abandoned after one frame must not leave an ffmpeg process or open pipes behind."""
     import gc
 
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: unraisable.append(repr(info.exc_value)))
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         it = iter_frames(clip)
@@ -139,6 +141,7 @@ def test_stopping_early_stops_ffmpeg(clip):
         it.close()
         list(iter_frames(clip))  # read to the end: the pipes are closed too
         gc.collect()
+    assert not unraisable, unraisable
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "folder", "audio-less garbage"])
@@ -348,3 +351,41 @@ def test_cli_lift_video_errors(clip, tmp_path, capsys):
 
 def test_mediapipe_format_is_known():
     assert get_format("mediapipe-33").num_joints == 33
+
+
+def test_overlay_rendering_leaves_no_pipe_open(clip, tiny_lifter, tmp_path, monkeypatch):
+    """`posediff lift VIDEO --render x.mp4` printed 'unclosed file' warnings: the MP4 writer's stderr pipe and
+    the video reader were left to the garbage collector (whose ResourceWarnings are raised where nobody can
+    catch them, so they are collected through sys.unraisablehook)."""
+    import gc
+
+    from posediff.viz import render_animation
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: unraisable.append(repr(info.exc_value)))
+    poses = np.zeros((FRAMES, 17, 3))
+    poses[:, :, 1] = np.linspace(-0.8, 0.8, 17)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        render_animation(poses, tmp_path / "o.mp4", x2d=np.zeros((FRAMES, 17, 2)), fps=FPS, video=clip, size=1.0,
+                         dpi=40, max_frames=5)
+        gc.collect()
+    assert not unraisable, unraisable
+
+
+def test_detector_contract_check_passes_a_good_detector_and_names_a_bad_one():
+    from posediff.errors import ContractError
+    from posediff.testing import check_component
+
+    det = check_component("detector", "test_crowd")
+    assert det.t == 4  # two frames, reset, two frames
+
+    @register("detector", "test_overconfident", replace=True)
+    class Overconfident(KeypointDetector):
+        keypoint_format = "coco-17"
+
+        def detect(self, image):
+            return np.full((1, 17, 3), 2.0)
+
+    with pytest.raises(ContractError, match=r"confidences must be in \[0, 1\]"):
+        check_component("detector", "test_overconfident")
