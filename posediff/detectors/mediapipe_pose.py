@@ -1,8 +1,9 @@
 """MediaPipe Pose (BlazePose) as a keypoint detector: 33 landmarks of one person per frame, offline.
 
-The ``mediapipe`` 0.10.14 wheel carries the pose-detection model and the BlazePose landmark models of
-complexity 0 ("lite") and 1 ("full") inside the package, so the detector runs without a network. It is an
-optional dependency: ``pip install 'posediff[video]'``.
+The ``mediapipe`` 0.10.14 wheel carries the pose-detection model and the BlazePose landmark model of
+complexity 1 ("full") inside the package, so the detector runs without a network; the "lite" (0) and "heavy"
+(2) models are downloaded by mediapipe on first use, so they are accepted only when their files are already
+installed. It is an optional dependency: ``pip install 'posediff[video]'``.
 """
 from __future__ import annotations
 
@@ -24,8 +25,16 @@ __all__ = ["MediaPipePoseDetector", "INSTALL_HINT"]
 INSTALL_HINT = "pip install 'posediff[video]' (mediapipe 0.10.14: its wheel carries the pose models)"
 """How to install the optional package this detector needs."""
 
-# complexity 2 ("heavy") is not inside the wheel: mediapipe downloads it on first use
-_SHIPPED_COMPLEXITY = (0, 1)
+_LANDMARK_MODELS = {0: "lite", 1: "full", 2: "heavy"}
+"""Model complexity → the name of its landmark model (``pose_landmark_<name>.tflite``)."""
+
+
+def _model_installed(pose_module: Any, complexity: int) -> bool:
+    """Whether mediapipe's landmark model of ``complexity`` is on disk (mediapipe downloads missing ones)."""
+    from pathlib import Path
+
+    root = Path(pose_module.__file__).resolve().parents[2]  # site-packages/mediapipe
+    return (root / "modules" / "pose_landmark" / f"pose_landmark_{_LANDMARK_MODELS[complexity]}.tflite").is_file()
 
 
 def _import_mediapipe() -> Any:
@@ -70,8 +79,9 @@ class MediaPipePoseDetector(KeypointDetector):
     independently (slower, for unrelated images).
 
     Args:
-        complexity: Landmark model, 0 ("lite", fastest) or 1 ("full", default). Both ship in the wheel;
-            2 ("heavy") is downloaded by mediapipe at run time and is refused here (no network).
+        complexity: Landmark model: 1 ("full", the default, inside the wheel), 0 ("lite") or 2 ("heavy"), which
+            mediapipe downloads on first use: refused unless their files are already installed (posediff never
+            downloads).
         min_detection_confidence: Person-detection score needed to start a track, in [0, 1].
         min_tracking_confidence: Landmark score needed to keep following the person, in [0, 1].
         smooth: MediaPipe's own temporal filter of the landmarks (video mode only).
@@ -83,7 +93,7 @@ class MediaPipePoseDetector(KeypointDetector):
 
     Raises:
         DependencyError: mediapipe is not installed (the message gives the install command).
-        InputError: a complexity that is not shipped, or a confidence outside [0, 1].
+        InputError: a complexity other than 0, 1, 2 or whose model is not installed, or a confidence outside [0, 1].
     """
 
     keypoint_format = "mediapipe-33"
@@ -91,9 +101,8 @@ class MediaPipePoseDetector(KeypointDetector):
 
     def __init__(self, complexity: int = 1, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, smooth: bool = True, static: bool = False) -> None:
-        if complexity not in _SHIPPED_COMPLEXITY:
-            raise InputError(f"complexity must be 0 (lite) or 1 (full), the models inside the mediapipe wheel; "
-                             f"got {complexity!r} (2, 'heavy', is downloaded at run time)")
+        if complexity not in _LANDMARK_MODELS or isinstance(complexity, bool):
+            raise InputError(f"complexity must be 0 (lite), 1 (full) or 2 (heavy); got {complexity!r}")
         for name, value in (("min_detection_confidence", min_detection_confidence),
                             ("min_tracking_confidence", min_tracking_confidence)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -104,6 +113,10 @@ class MediaPipePoseDetector(KeypointDetector):
         self.smooth = bool(smooth)
         self.static = bool(static)
         self._pose_module = _import_mediapipe()
+        if not _model_installed(self._pose_module, int(complexity)):
+            raise InputError(f"complexity={complexity} needs mediapipe's '{_LANDMARK_MODELS[complexity]}' landmark "
+                             "model, which is not inside the installed mediapipe (it would download it at run time, "
+                             "which posediff does not do); use complexity=1 ('full', inside the wheel)")
         self._solution = None
         self._calls = 0
 

@@ -210,8 +210,12 @@ def test_mediapipe_detector_refuses_what_it_cannot_do_offline():
     pytest.importorskip("mediapipe")
     from posediff.detectors import build_detector
 
-    with pytest.raises(InputError, match="heavy"):
-        build_detector("mediapipe", complexity=2)
+    with pytest.raises(InputError, match="'heavy' landmark model, which is not inside the installed mediapipe"):
+        build_detector("mediapipe", complexity=2)  # the wheel has only 'full': mediapipe would download it
+    with pytest.raises(InputError, match="'lite' landmark model"):
+        build_detector("mediapipe", complexity=0)
+    with pytest.raises(InputError, match="complexity must be 0"):
+        build_detector("mediapipe", complexity=3)
     with pytest.raises(InputError, match="min_detection_confidence"):
         build_detector("mediapipe", min_detection_confidence=1.5)
 
