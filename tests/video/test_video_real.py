@@ -111,3 +111,21 @@ def test_overlay_mp4_has_every_frame(lifted, video):
     assert info.fps == pytest.approx(probe_video(video).fps)
     assert sum(1 for _ in iter_frames(lifted / "dancer.mp4")) == frames
     assert info.size[0] == 2 * info.size[1]  # two square panels: the video with its 2D skeleton, and the 3D view
+
+
+def test_a_video_without_a_person_is_a_clear_error(tmp_path):
+    """MediaPipe on an empty room (a flat grey video the test writes) finds nobody: one clear error, no output."""
+    import imageio_ffmpeg
+
+    from posediff.errors import InputError
+
+    path = tmp_path / "empty-room.mp4"
+    writer = imageio_ffmpeg.write_frames(str(path), (160, 128), fps=10)
+    writer.send(None)
+    for t in range(12):
+        writer.send(np.full((128, 160, 3), 90 + t, np.uint8))
+    writer.close()
+    with pytest.raises(InputError, match="no person found in any of the 12 frame"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            posediff.lift(path, sampling="fast")
