@@ -62,8 +62,10 @@ def reference_sample(
     steps: Optional[int] = None,
     draws: Optional[Sequence[Tensor]] = None,
     calls: Optional[list] = None,
+    flip: Optional[bool] = None,
 ) -> Tensor:
-    """Sample with the official execution pattern (see the module docstring).
+    """Sample with the official execution pattern (see the module docstring); ``hypotheses``, ``steps`` and
+    ``flip`` are this call's loop settings (default: the model's ``sampling``).
 
     Args:
         lifter: A built :class:`posediff.lifter.PoseLifter` (its sampler must be DDIM with flip).
@@ -80,13 +82,13 @@ def reference_sample(
     x2d = torch.as_tensor(x2d, dtype=torch.float32)
     b = x2d.shape[0]
     labels = lifter._check_actions(actions, b)
+    settings = lifter.settings_for(hypotheses=hypotheses, steps=steps, flip=flip)
 
     def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
         # the sampler hands over K = 2H copies (H original, then H mirrored); the official code makes
         # one denoiser call per branch, each recomputing the prompt branch
         k = y_k.shape[1]
-        flip = bool(getattr(lifter.sampler, "flip", False))
-        halves = ((0, k // 2, "orig"), (k // 2, k, "flip")) if flip else ((0, k, "orig"),)
+        halves = ((0, k // 2, "orig"), (k // 2, k, "flip")) if settings.flip else ((0, k, "orig"),)
         outs = []
         for k0, k1, tag in halves:
             cond: Conditioning = lifter.conditioner(labels, b)   # text branch, every call (cache off)
@@ -108,9 +110,8 @@ def reference_sample(
         out = lifter.sampler.sample(
             denoise,
             x2d,
+            settings=settings,
             flip_permutation=lifter.skeleton.flip_permutation,
-            hypotheses=hypotheses,
-            steps=steps,
             generator=generator,
             draws=draws,
         )
@@ -168,6 +169,7 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
     """
     x2d = torch.as_tensor(x2d, dtype=torch.float32)
     b = x2d.shape[0]
+    settings = lifter.settings_for(hypotheses=hypotheses, steps=steps)
     labels = lifter._check_actions(actions, b)
     cond_mod = lifter.conditioner
     had_cache = getattr(cond_mod, "cache", None)
@@ -208,15 +210,15 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
 
         def denoise(x2d_k, y_k, t_k):
             k = y_k.shape[1]
-            if variant.batch_flip or not getattr(lifter.sampler, "flip", False):
+            if variant.batch_flip or not settings.flip:
                 return one_call(x2d_k, y_k, t_k)
             h = k // 2
             return torch.cat((one_call(x2d_k[:, :h], y_k[:, :h], t_k[:, :h]),
                               one_call(x2d_k[:, h:], y_k[:, h:], t_k[:, h:])), dim=1)
 
         with eager_attention(not variant.sdpa), torch.no_grad():
-            out = lifter.sampler.sample(denoise, x2d, flip_permutation=lifter.skeleton.flip_permutation,
-                                        hypotheses=hypotheses, steps=steps, generator=generator)
+            out = lifter.sampler.sample(denoise, x2d, settings=settings,
+                                        flip_permutation=lifter.skeleton.flip_permutation, generator=generator)
     finally:
         if had_cache is not None:
             cond_mod.cache = had_cache

@@ -148,7 +148,6 @@ def sample_final(lifter, rows: list[dict], *, H: int, M: int, flip: bool, batch:
                  official: bool = False) -> torch.Tensor:
     """Final-step hypotheses ``(N, H, T, J, 3)`` float64 of every window; noise seeded per batch (paired
     across configurations)."""
-    lifter.sampler.flip = flip
     outs = []
     with torch.inference_mode():
         for i, b0 in enumerate(range(0, len(rows), batch)):
@@ -156,9 +155,9 @@ def sample_final(lifter, rows: list[dict], *, H: int, M: int, flip: bool, batch:
             gen = torch.Generator().manual_seed(seed + i)
             if official:
                 with torch.no_grad():
-                    h = reference_sample(lifter, x, generator=gen, hypotheses=H, steps=M)
+                    h = reference_sample(lifter, x, generator=gen, hypotheses=H, steps=M, flip=flip)
             else:
-                h = lifter.sample(x, generator=gen, hypotheses=H, steps=M)
+                h = lifter.sample(x, generator=gen, hypotheses=H, steps=M, flip=flip)
             outs.append(h[:, -1].to("cpu", torch.float64))
     return torch.cat(outs)
 
@@ -196,14 +195,13 @@ def clock(fn: Callable[[], Any], repeats: int, warm: Optional[Callable[[], Any]]
 def time_config(lifter, x: torch.Tensor, cam: torch.Tensor, aggs: dict[str, Any], *, H: int, M: int, flip: bool,
                 repeats: int) -> dict[str, float]:
     """Seconds per clip: sampling (fast path) and each deployable aggregator on top."""
-    lifter.sampler.flip = flip
     gen = torch.Generator()
     n = x.shape[0]
     box: dict[str, torch.Tensor] = {}
 
     def run(xs: torch.Tensor = x) -> None:
         with torch.inference_mode():
-            box["h"] = lifter.sample(xs, generator=gen.manual_seed(0), hypotheses=H, steps=M)[:, -1]
+            box["h"] = lifter.sample(xs, generator=gen.manual_seed(0), hypotheses=H, steps=M, flip=flip)[:, -1]
 
     t_sample = clock(run, repeats, warm=lambda: run(x[:2])) / n
     out = {"sample_s_per_clip": t_sample}
@@ -241,10 +239,9 @@ def bench_model(name: str, args, log) -> dict:
     # the paper configuration: official pattern (fp32) time and accuracy, and fp32 fast-path time
     lifter.fast_sampling("fp32")
     ph, pm = PAPER["hypotheses"], PAPER["steps"]
-    lifter.sampler.flip = True
     nref = min(args.reference_windows, xt.shape[0])
     t_ref = clock(lambda: reference_sample(lifter, xt[:nref], generator=torch.Generator().manual_seed(0),
-                                           hypotheses=ph, steps=pm), 1) / nref
+                                           hypotheses=ph, steps=pm, flip=True), 1) / nref
     log(f"[{name}] paper config, official pattern: {t_ref:.3f} s/clip ({nref} clips)")
     # its accuracy in fp32 on the fast path, which equals the official pattern to float rounding (the parity
     # tests of tests/test_fast_path*.py); the official pattern itself would cost ~1.5x the time
@@ -338,15 +335,14 @@ def retime(detail: dict, args, log) -> None:
 
         def official(n: int) -> None:
             paper.fast_sampling("fp32")
-            paper.sampler.flip = True
             with torch.no_grad():
-                h = reference_sample(paper, x[:n], generator=torch.Generator().manual_seed(0), hypotheses=20, steps=10)
+                h = reference_sample(paper, x[:n], generator=torch.Generator().manual_seed(0), hypotheses=20, steps=10,
+                                     flip=True)
                 aggregate(aggs[ref_agg], h[:, -1], x[:n], cam[:n], None)
 
         def fast(lf, H: int, M: int, flip: bool, agg: str, n: int) -> None:
-            lf.sampler.flip = flip
             with torch.inference_mode():
-                h = lf.sample(x[:n], generator=torch.Generator().manual_seed(0), hypotheses=H, steps=M)
+                h = lf.sample(x[:n], generator=torch.Generator().manual_seed(0), hypotheses=H, steps=M, flip=flip)
                 aggregate(aggs[agg], h[:, -1], x[:n], cam[:n], None)
 
         paths = {
@@ -571,9 +567,8 @@ def bench_streaming(args, log) -> dict:
             compute += time.perf_counter() - t0
             frames += n
             pose_s = torch.stack([torch.as_tensor(o.pose) for o in outs]).double()
-            lifter.sampler.flip = flip
             off = posediff.lift(x2d, lifter=lifter, format="h36m-17", coords="normalized", camera=cam,
-                                hypotheses=H, steps=M, aggregator=agg, seed=args.seed)
+                                hypotheses=H, steps=M, flip=flip, aggregator=agg, seed=args.seed)
             pose_o = torch.as_tensor(np.asarray(off.poses3d), dtype=torch.float64)
             errs_s.append(torch.linalg.vector_norm(pose_s - gt, dim=-1).mean(-1))
             errs_o.append(torch.linalg.vector_norm(pose_o - gt, dim=-1).mean(-1))

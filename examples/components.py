@@ -59,15 +59,15 @@ class DeterministicDDIM(Sampler):
     moves from ``t`` to ``t'``: ``x_{t'} = √ᾱ_{t'}·x̂0 + √(1 − ᾱ_{t'})·ε̂``.
     """
 
-    spec_example = {"steps": 3, "hypotheses": 2}
+    loop_defaults = {"steps": 5, "hypotheses": 10}
+    """What a spec that leaves them out gets (the loop's settings are not the sampler's own arguments)."""
 
-    def __init__(self, schedule: NoiseSchedule, steps: int = 5, hypotheses: int = 10, flip: bool = True,
-                 clamp: float = 1.1, scale: float = 1.0) -> None:
-        super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
+    def __init__(self, schedule: NoiseSchedule) -> None:
+        super().__init__(schedule)
 
-    def step_times(self, steps: Optional[int] = None) -> list[int]:
+    def step_times(self, steps: int) -> list[int]:
         """M evenly spaced timesteps from T − 1 down to 0, then −1."""
-        m = self.check_steps(self.steps if steps is None else steps)
+        m = self.check_steps(steps)
         total = int(self.schedule.timesteps)
         return [round((total - 1) * (m - 1 - i) / max(m - 1, 1)) for i in range(m)] + [-1]
 

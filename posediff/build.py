@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 from . import interfaces, registry
 from .checkpoints import load_state_into
 from .errors import InputError, Problem, SpecError
+from .sampling import LOOP_KEYS, SamplingSettings
 from .sources import locate
 from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, kind_of_annotation
 
@@ -24,6 +25,17 @@ def construct(kind: str, table: Mapping[str, Any], context: Mapping[str, Any]) -
     Nested component tables are constructed first; context keys are injected by parameter name.
     """
     cls = registry.get(kind, table["name"])
+    if kind == "sampler":
+        old = [p for p, _, _ in component_parameters(cls) if p in LOOP_KEYS]
+        if old:
+            from .errors import ContractError
+
+            raise ContractError(
+                f"sampler {table['name']!r} ({registry.provider(kind, table['name'])}) takes the loop's settings "
+                f"{old} in its constructor: since posediff 0.2 a sampler is its schedule, timesteps and step rule, "
+                "and steps, hypotheses, flip, clamp and scale are a posediff.sampling.SamplingSettings given to the "
+                "loop (the spec keeps these keys in [sampler]); drop them from the constructor and call "
+                "super().__init__(schedule)")
     kwargs: dict[str, Any] = {}
     for pname, ann, default in component_parameters(cls):
         if pname in CONTEXT_KEYS or pname in DERIVED_CONTEXT:
@@ -133,12 +145,14 @@ def build(
         blocks = [construct("fusion", b, context) for b in site["blocks"]]
         sites[site["at"]] = FusionSite(blocks=blocks, residual=site["residual"])
     sampler = construct("sampler", spec["sampler"], context)
+    sampling = SamplingSettings.from_table(spec["sampler"])
     aggregator = construct("aggregator", spec["aggregator"], context)
     lifter = PoseLifter(
         backbone=backbone,
         conditioner=conditioner,
         sites=sites,
         sampler=sampler,
+        sampling=sampling,
         aggregator=aggregator,
         skeleton=skeleton,
         frames=lifter_cfg["frames"],

@@ -59,8 +59,8 @@ def component_spec(component: nn.Module) -> dict:
     Example:
         >>> from posediff.samplers import DDIMSampler
         >>> from posediff.schedules import CosineSchedule
-        >>> component_spec(DDIMSampler(CosineSchedule(), steps=5))["steps"]
-        5
+        >>> component_spec(DDIMSampler(CosineSchedule(), eta=0.5))["eta"]
+        0.5
     """
     kind = kind_of(component)
     name = component.registered_name() if hasattr(component, "registered_name") else registry.name_of(kind, component)

@@ -507,8 +507,7 @@ def from_official(
             f"checkpoint: has {info['joints']} joints; the spec's skeleton {skeleton.name!r} has {skeleton.num_joints}"
         )
     fpc, pts = _find_blocks(lifter)
-    schedule = getattr(getattr(lifter, "sampler", None), "schedule", None)
-    ac = schedule.alphas_cumprod() if schedule is not None and hasattr(schedule, "alphas_cumprod") else None
+    ac = lifter.sampler.schedule.alphas_cumprod()  # a required hook of every schedule
     load_official_components(
         sd,
         backbone=lifter.backbone,

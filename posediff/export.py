@@ -122,7 +122,7 @@ def example_inputs(lifter, batch: int = 2, seed: int = 0) -> tuple[Tensor, Tenso
         raise InputError(f"batch must be >= 1; got {batch}")
     g = torch.Generator().manual_seed(seed)
     T, J = int(lifter.frames), lifter.skeleton.num_joints
-    steps = int(getattr(getattr(lifter.sampler, "schedule", None), "timesteps", 1000))
+    steps = int(lifter.sampler.schedule.timesteps)  # every sampler has a schedule (posediff.interfaces.Sampler)
     x2d = torch.randn(batch, T, J, 2, generator=g) * 0.3
     y_t = torch.randn(batch, T, J, 3, generator=g).clamp(-1.1, 1.1)
     t = torch.randint(0, steps, (batch,), generator=g)

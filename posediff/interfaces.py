@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from .errors import InputError, SpecError
 from .registry import KINDS, name_of
-from .sampling import reverse_process
+from .sampling import SamplingSettings, reverse_process
 from .validation import is_int, is_number
 
 __all__ = [
@@ -335,9 +335,11 @@ binds the conditioning of the B clips and broadcasts it over the K copies."""
 class Sampler(Component):
     """Reverse process, as a **schedule of timesteps** plus a **step rule** (like a diffusers scheduler).
 
-    The loop around them (H hypothesis chains, batched flip test-time augmentation, clamping, noise
-    drawing and replay, step recording) is shared by every sampler and lives in
-    :func:`posediff.sampling.reverse_process`; :meth:`sample` runs it. A sampler implements:
+    A sampler is its noise schedule, its timesteps and its step rule; nothing else. The loop around them (H
+    hypothesis chains, batched flip test-time augmentation, clamping, noise drawing and replay, step
+    recording) is shared by every sampler and lives in :func:`posediff.sampling.reverse_process`; its
+    settings (H, M, flip, clamp, scale) are a :class:`~posediff.sampling.SamplingSettings` value given with
+    each call (:meth:`sample`), held by the model as ``PoseLifter.sampling``. A sampler implements:
 
     - :meth:`step_times` (required): the M timesteps at which the denoiser is called, descending,
       followed by ``-1``.
@@ -345,54 +347,37 @@ class Sampler(Component):
     - :meth:`draws_noise` (optional, default: never): whether the step from ``t`` to ``t'`` asks for a
       fresh draw (so that recorded ``draws`` can be checked up front).
 
-    The constructor arguments every sampler shares are validated here, once: ``schedule``, ``steps``
-    M, ``hypotheses`` H, ``flip``, ``clamp`` and ``scale``. A subclass calls
-    ``super().__init__(schedule, steps, hypotheses, flip, clamp, scale)`` and validates only its own.
+    A subclass calls ``super().__init__(schedule)`` and validates only its own arguments (``check_params``).
     :meth:`add_noise` (the training forward process) is shared too.
 
     Args:
         schedule: The noise schedule (a built ``schedule`` component).
-        steps: Number of denoiser calls M.
-        hypotheses: Number of independent chains H.
-        flip: Flip test-time augmentation inside every step (batched with the hypotheses).
-        clamp: Bound of the denoiser's input and of x̂0, in units of ``scale``·metres.
-        scale: Signal scale of the official code (1.0 = no scaling).
 
     Shape:
         :meth:`sample` returns the x̂0 of every step, ``(B, M, H, T, J, 3)`` metres.
     """
 
     __posediff_kind__ = "sampler"
+    loop_defaults: Mapping[str, Any] = {}
+    """Optional: the loop settings this sampler suggests when a spec leaves them out, e.g. ``{"steps": 5}`` for a
+    higher-order solver (keys of :class:`~posediff.sampling.SamplingSettings`). Default: none (H = 20, M = 10,
+    flip, clamp 1.1, scale 1)."""
 
-    def __init__(self, schedule: NoiseSchedule, steps: int = 10, hypotheses: int = 20, flip: bool = True,
-                 clamp: float = 1.1, scale: float = 1.0) -> None:
+    def __init__(self, schedule: NoiseSchedule) -> None:
         super().__init__()
         require_contract(self, Sampler)
-        total = int(getattr(schedule, "timesteps", 0) or 0)
-        if not is_int(steps) or not 1 <= steps <= max(total, 1):
-            raise SpecError(f"sampler.steps: expected an int in [1, {total}] (the schedule's timesteps); got {steps!r}")
-        if not is_int(hypotheses) or hypotheses < 1:
-            raise SpecError(f"sampler.hypotheses: expected an int >= 1; got {hypotheses!r}")
-        if not isinstance(flip, bool):
-            raise SpecError(f"sampler.flip: expected a bool; got {flip!r}")
-        if not is_number(clamp) or not clamp > 0:
-            raise SpecError(f"sampler.clamp: expected a float > 0; got {clamp!r}")
-        if not is_number(scale) or not 0 < scale < math.inf:
-            raise SpecError(f"sampler.scale: expected a finite float > 0; got {scale!r}")
+        if not isinstance(schedule, NoiseSchedule):
+            raise SpecError(f"sampler.schedule: expected a built schedule (a NoiseSchedule); got "
+                            f"{type(schedule).__name__}")
         self.schedule = schedule
-        self.steps = steps
-        self.hypotheses = hypotheses
-        self.flip = flip
-        self.clamp = clamp
-        self.scale = scale
 
     # ------------------------------------------------------------------ the contract
     @abc.abstractmethod
-    def step_times(self, steps: Optional[int] = None) -> list[int]:
+    def step_times(self, steps: int) -> list[int]:
         """The M timesteps at which the denoiser is called, descending, then ``-1`` (M + 1 values).
 
         Args:
-            steps: M (default ``self.steps``); check it with :meth:`check_steps`.
+            steps: M; check it with :meth:`check_steps`.
         """
 
     @abc.abstractmethod
@@ -424,12 +409,12 @@ class Sampler(Component):
             raise InputError(f"steps must be an int in [1, {total}]; got {steps!r}")
         return int(steps)
 
-    def time_pairs(self, steps: Optional[int] = None) -> list[tuple[int, int]]:
+    def time_pairs(self, steps: int) -> list[tuple[int, int]]:
         """Consecutive ``(t, t')`` pairs of :meth:`step_times`; M pairs, the last with ``t' = −1``."""
         times = self.step_times(steps)
         return list(zip(times[:-1], times[1:]))
 
-    def add_noise(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    def add_noise(self, x0: Tensor, t: Tensor, noise: Tensor, *, clamp: float = 1.1, scale: float = 1.0) -> Tensor:
         """Forward process q(x_t | x_0) as the denoiser sees it during training (reference §4.2).
 
         ``clamp(√ᾱ_t·x0·scale + √(1 − ᾱ_t)·ε, ±clamp·scale) / scale``, computed in float64 (the
@@ -440,6 +425,8 @@ class Sampler(Component):
             t: ``(B,)`` (or any shape equal to ``x0``'s leading dims) integer steps in
                 ``[0, timesteps)``; a scalar serves the whole batch.
             noise: Same shape as ``x0``, standard normal.
+            clamp, scale: The model's :class:`~posediff.sampling.SamplingSettings` values (the same bound
+                and scale as sampling).
 
         Returns:
             The noisy, clamped input ``y_t``, shape and dtype of ``x0``.
@@ -462,29 +449,29 @@ class Sampler(Component):
         view = tuple(tt.shape) + (1,) * (x0.dim() - tt.dim())
         a = sa[tt].reshape(view)
         b = s1[tt].reshape(view)
-        bound = self.clamp * self.scale
-        x = a * (x0.to(torch.float64) * self.scale) + b * noise.to(torch.float64)
-        return (torch.clamp(x, -bound, bound) / self.scale).to(x0.dtype)
+        bound = clamp * scale
+        x = a * (x0.to(torch.float64) * scale) + b * noise.to(torch.float64)
+        return (torch.clamp(x, -bound, bound) / scale).to(x0.dtype)
 
     def sample(
         self,
         denoise: DenoiseFn,
         x2d: Tensor,
         *,
+        settings: SamplingSettings,
         flip_permutation: Optional[Sequence[int]],
-        hypotheses: Optional[int] = None,
-        steps: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
         draws: Optional[Sequence[Tensor]] = None,
         trace: Optional[list] = None,
     ) -> Tensor:
-        """Run the reverse process with this sampler's rule; see :func:`posediff.sampling.reverse_process`.
+        """Run the reverse process with this sampler's rule and the loop ``settings``; see
+        :func:`posediff.sampling.reverse_process`.
 
         Returns:
             ``(B, M, H, T, J, 3)`` metres, the x̂0 of every step (dtype of ``x2d``).
         """
-        return reverse_process(self, denoise, x2d, flip_permutation=flip_permutation, hypotheses=hypotheses,
-                               steps=steps, generator=generator, draws=draws, trace=trace)
+        return reverse_process(self, denoise, x2d, settings=settings, flip_permutation=flip_permutation,
+                               generator=generator, draws=draws, trace=trace)
 
 
 class Aggregator(Component):

@@ -22,9 +22,10 @@ from .errors import InputError
 from .geometry.skeletons import Skeleton
 from .interfaces import Backbone, Conditioning
 from .precision import PRECISIONS, resolve_precision
+from .sampling import SamplingSettings
 from .validation import as_tensor, check_finite, check_shape
 
-__all__ = ["PoseLifter", "CACHE_BLOCK_BYTES", "bf16_inference_copy"]
+__all__ = ["PoseLifter", "CACHE_BLOCK_BYTES", "bf16_inference_copy", "aggregate_steps"]
 
 CACHE_BLOCK_BYTES = 12 * 2**20
 """Cache blocking on CPU: the largest token stream ``rows × T × J × C × itemsize`` one denoiser call
@@ -61,6 +62,37 @@ def bf16_inference_copy(module: nn.Module, keep: Sequence[str] = ()) -> nn.Modul
     if isinstance(dup, Backbone):
         dup.stream_dtype = torch.bfloat16
     return dup.eval()
+
+
+def aggregate_steps(aggregator: nn.Module, hyps: Tensor, *, x2d: Tensor, camera: Optional[Tensor] = None,
+                    root: Optional[Tensor] = None, target: Optional[Tensor] = None,
+                    every_step: bool = False) -> Tensor:
+    """Aggregate sampled hypotheses: the one aggregation of lifting, streaming and evaluation.
+
+    Args:
+        aggregator: A built aggregator (its ``needs`` are checked by its ``forward``).
+        hyps: ``(B, M, H, T, J, 3)`` every step's hypotheses, as :meth:`PoseLifter.sample` returns them.
+        x2d: ``(B, T, J, 2)`` the 2D they were sampled from.
+        camera: ``(B, 9)`` or ``(9,)`` intrinsics in the 2D's units, or None.
+        root: ``(B, T, 1, 3)`` camera-space root, or None. target: ``(B, T, J, 3)`` (oracles only), or None.
+        every_step: False: the aggregator's own step (``aggregator.step``, default the last) →
+            ``(B, T, J, 3)``; True: every step, the inputs repeated per step → ``(B, M, T, J, 3)``.
+
+    Returns:
+        The aggregated poses in the dtype the aggregator returns (metres, root-relative as the hypotheses).
+    """
+    b, m = hyps.shape[:2]
+    if camera is not None and camera.dim() == 1:
+        camera = camera.unsqueeze(0).expand(b, -1)
+    if not every_step:
+        return aggregator(hyps[:, int(aggregator.step)], x2d=x2d, camera=camera, root=root, target=target)
+
+    def per_step(x: Optional[Tensor]) -> Optional[Tensor]:
+        return None if x is None else x.repeat_interleave(m, dim=0)
+
+    flat = hyps.reshape(b * m, *hyps.shape[2:])
+    out = aggregator(flat, x2d=per_step(x2d), camera=per_step(camera), root=per_step(root), target=per_step(target))
+    return out.reshape(b, m, *out.shape[1:])
 
 
 class PoseLifter(nn.Module):
@@ -106,6 +138,7 @@ class PoseLifter(nn.Module):
         skeleton: Skeleton,
         frames: int,
         spec: dict,
+        sampling: Optional[SamplingSettings] = None,
         precision: str = "fp32",
         max_rows: int = 0,
     ) -> None:
@@ -116,6 +149,10 @@ class PoseLifter(nn.Module):
         self.sites = nn.ModuleDict({at.replace(".", "_"): site for at, site in sites.items()})
         self.site_map: dict[str, nn.Module] = dict(sites)
         self.sampler = sampler
+        self.sampling: SamplingSettings = sampling if sampling is not None else SamplingSettings()
+        """The reverse-process loop's settings (H, M, flip, clamp, scale) from the spec's ``[sampler]`` table;
+        a call that wants others passes them (``hypotheses=``, ``steps=``, ``flip=``), this value is never
+        changed by sampling."""
         self.aggregator = aggregator
         self.skeleton = skeleton
         self.frames = frames
@@ -165,6 +202,7 @@ class PoseLifter(nn.Module):
                           "precision": self.precision, "max_rows": int(self.max_rows)}
         for part in ("backbone", "conditioner", "sampler", "aggregator"):
             spec[part] = component_spec(getattr(self, part))
+        spec["sampler"].update(self.sampling.as_table())
         spec["fusion"] = [{"at": at, "residual": bool(site.residual),
                            "blocks": [component_spec(b) for b in site.blocks]}
                           for at, site in self.site_map.items()]
@@ -392,6 +430,7 @@ class PoseLifter(nn.Module):
         hypotheses: Optional[int] = None,
         steps: Optional[int] = None,
         draws: Optional[Sequence[Tensor]] = None,
+        flip: Optional[bool] = None,
     ) -> Tensor:
         """Run the sampler: the x̂0 of every step for every hypothesis.
 
@@ -399,7 +438,8 @@ class PoseLifter(nn.Module):
             x2d: ``(B, T, J, 2)`` normalised 2D keypoints.
             actions: ``B`` labels or ``None`` (neutral prompt). Never taken from test data.
             generator: ``torch.Generator`` for reproducible noise.
-            hypotheses, steps: Call-time overrides of the sampler's H and M (spec untouched).
+            hypotheses, steps, flip: This call's H, M and flip test-time augmentation (default: the model's,
+                :attr:`sampling`; nothing is changed on the model).
             draws: Recorded noise to replay (parity tests).
 
         Returns:
@@ -407,6 +447,7 @@ class PoseLifter(nn.Module):
         """
         x = self._check_x2d(x2d)
         b = x.shape[0]
+        settings = self.settings_for(hypotheses=hypotheses, steps=steps, flip=flip)
         with torch.no_grad():
             cond = self.condition(actions, b)
             # bf16: a weight-cast copy (no autocast); backbones without keep_fp32 get autocast
@@ -420,15 +461,30 @@ class PoseLifter(nn.Module):
             out = self.sampler.sample(
                 denoise,
                 x,
+                settings=settings,
                 flip_permutation=self.skeleton.flip_permutation,
-                hypotheses=hypotheses,
-                steps=steps,
                 generator=generator,
                 draws=draws,
             )
         out = out.clone()
         out[..., self.skeleton.root, :] = 0.0
         return out
+
+    def settings_for(self, *, hypotheses: Optional[int] = None, steps: Optional[int] = None,
+                     flip: Optional[bool] = None) -> SamplingSettings:
+        """The loop settings of one call: :attr:`sampling` with the given values (``None`` keeps the model's).
+
+        Raises:
+            InputError: H or M below 1 or not an int, M above the schedule's timesteps, a flip that is not a bool.
+        """
+        for what, v in (("hypotheses", hypotheses), ("steps", steps)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise InputError(f"{what} must be an int >= 1; got {v!r}")
+        if flip is not None and not isinstance(flip, bool):
+            raise InputError(f"flip must be True, False or None; got {flip!r}")
+        settings = self.sampling.replace(hypotheses=hypotheses, steps=steps, flip=flip)
+        self.sampler.check_steps(settings.steps)
+        return settings
 
     def lift(
         self,
@@ -440,8 +496,9 @@ class PoseLifter(nn.Module):
         target: Any = None,
         hypotheses: Optional[int] = None,
         steps: Optional[int] = None,
+        flip: Optional[bool] = None,
     ) -> Tensor:
-        """Sample hypotheses and aggregate them into one pose per frame.
+        """Sample hypotheses and aggregate them into one pose per frame with the model's aggregator.
 
         Args:
             x2d: ``(B, T, J, 2)`` normalised 2D keypoints (T = the model's window).
@@ -452,15 +509,49 @@ class PoseLifter(nn.Module):
                 2D when omitted. Pass the ground truth only to reproduce the paper protocol.
             generator: ``torch.Generator`` for reproducible noise.
             target: Ground truth ``(B, T, J, 3)``, used only by the oracle aggregator.
-            hypotheses, steps: Call-time overrides.
+            hypotheses, steps, flip: This call's loop settings (default: the model's :attr:`sampling`).
 
         Returns:
             ``(B, T, J, 3)`` metres, root-relative.
         """
-        # Validate every argument before sampling (a bad camera must not cost a full sampling run).
+        return self.sample_and_aggregate(x2d, actions=actions, camera=camera, root=root, generator=generator,
+                                         target=target, hypotheses=hypotheses, steps=steps, flip=flip)[0]
+
+    def sample_and_aggregate(
+        self,
+        x2d: Any,
+        aggregator: Optional[nn.Module] = None,
+        *,
+        actions: Optional[Sequence[Optional[str]]] = None,
+        camera: Any = None,
+        root: Any = None,
+        target: Any = None,
+        generator: Optional[torch.Generator] = None,
+        hypotheses: Optional[int] = None,
+        steps: Optional[int] = None,
+        flip: Optional[bool] = None,
+        draws: Optional[Sequence[Tensor]] = None,
+    ) -> tuple[Tensor, Tensor]:
+        """The one sample-and-aggregate path (:meth:`lift`, :func:`posediff.lift`, streaming): every input is
+        checked before sampling, then :meth:`sample`, then :func:`aggregate_steps` at the aggregator's step.
+
+        Args:
+            x2d, actions, camera, root, target, generator, hypotheses, steps, flip: As :meth:`lift`.
+            aggregator: A built aggregator (default: the model's own; any registered one, plugins included).
+            draws: Recorded noise to replay (as :meth:`sample`).
+
+        Returns:
+            ``(poses (B, T, J, 3) with the root joint at 0, hypotheses (B, M, H, T, J, 3) of every step)``.
+
+        Raises:
+            InputError: bad shapes or values, or an input the aggregator ``needs`` missing (checked before
+                sampling: a missing camera must not cost a sampling run).
+        """
+        agg = self.aggregator if aggregator is None else aggregator
+        name = agg.registered_name() or type(agg).__name__
         x = self._check_x2d(x2d)
         b = x.shape[0]
-        needs = set(self.aggregator.needs)
+        needs = set(agg.needs)
         kwargs: dict[str, Any] = {"x2d": x}
         if camera is not None:
             cam = as_tensor("camera", camera, device=self.device)
@@ -471,7 +562,7 @@ class PoseLifter(nn.Module):
             kwargs["camera"] = cam
         elif "camera" in needs:
             raise InputError(
-                f"camera must be given for aggregator {self.aggregator.registered_name()!r}: expected intrinsics "
+                f"camera must be given for aggregator {name!r}: expected intrinsics "
                 "(B, 9) or (9,); got None (pass camera=..., or build with overrides={'aggregator.name': 'mean'})"
             )
         if root is not None:
@@ -485,15 +576,14 @@ class PoseLifter(nn.Module):
             kwargs["target"] = tg
         for need, shape in (("root", "(B, T, 1, 3)"), ("target", "(B, T, J, 3)")):
             if need in needs and need not in kwargs:
-                raise InputError(f"{need} must be given for aggregator {self.aggregator.registered_name()!r}: "
-                                 f"expected {shape}; got None")
-        hyps = self.sample(x, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
-        step = int(self.aggregator.step)
+                raise InputError(f"{need} must be given for aggregator {name!r}: expected {shape}; got None")
+        hyps = self.sample(x, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps, flip=flip,
+                           draws=draws)
         with torch.no_grad():
-            out = self.aggregator(hyps[:, step], **kwargs)
+            out = aggregate_steps(agg, hyps, **kwargs)
         out = out.clone()
         out[..., self.skeleton.root, :] = 0.0
-        return out
+        return out, hyps
 
     def training_loss(
         self,
@@ -519,7 +609,7 @@ class PoseLifter(nn.Module):
         steps = int(self.sampler.schedule.timesteps)
         t = torch.randint(0, steps, (b,), generator=generator, device="cpu").to(self.device)
         noise = torch.randn(y.shape, generator=generator, device="cpu").to(self.device)
-        y_t = self.sampler.add_noise(y, t, noise)
+        y_t = self.sampler.add_noise(y, t, noise, clamp=self.sampling.clamp, scale=self.sampling.scale)
         cond = self.condition(actions, b)
         x0 = self._run_backbone(x, y_t, t, cond)
         return torch.linalg.vector_norm(x0.float() - y, dim=-1).mean()

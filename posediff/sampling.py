@@ -2,7 +2,11 @@
 
 A sampler (kind ``sampler``) is only its **schedule of timesteps** and its **step rule**
 (:class:`posediff.interfaces.Sampler`: ``step_times`` and ``step``), like a diffusers scheduler's
-``set_timesteps``/``step``. This module owns everything around them, once for every sampler:
+``set_timesteps``/``step``. The loop's settings — H hypotheses, M steps, flip, clamp and scale — are a
+:class:`SamplingSettings` value given to :func:`reverse_process` on every call (a model holds its own in
+``PoseLifter.sampling``, read from the spec's ``[sampler]`` table; a call changes them by making a new value,
+never by setting a field of a shared object). This module owns everything around the step rule, once for
+every sampler:
 
 - input checks (shape, dtype, finite values, H, the flip permutation);
 - the H independent chains and the batched flip test-time augmentation: the denoiser is called
@@ -19,18 +23,110 @@ Shapes: x2d ``(B, T, J, 2)`` normalised 2D; the state x_t ``(B, H, T, J, 3)``; t
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from .errors import InputError
-from .validation import is_int
+from .validation import is_int, is_number
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .interfaces import DenoiseFn, Sampler
 
-__all__ = ["reverse_process", "check_flip_permutation", "NoiseSource"]
+__all__ = ["reverse_process", "check_flip_permutation", "NoiseSource", "SamplingSettings", "LOOP_KEYS"]
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """The settings of the reverse-process loop: one immutable value per call.
+
+    In a spec they are keys of the ``[sampler]`` table (``sampler.steps = 10`` …), next to the sampler's own
+    parameters; the builder gives them to the model as ``PoseLifter.sampling``. A call that wants other
+    values makes a new one (:meth:`replace`); nothing is changed in place, so concurrent calls (threads of an
+    evaluation) cannot see each other's settings.
+
+    Attributes:
+        hypotheses: Number of independent chains H (official ``-num_proposals``, 20).
+        steps: Number of denoiser calls M (official ``-sampling_timesteps``, 10); at most the schedule's
+            timesteps.
+        flip: Flip test-time augmentation inside every step, batched with the hypotheses (official: on).
+        clamp: Bound of the denoiser's input and of x̂0, in units of ``scale``·metres (1.1); also used by the
+            training forward process.
+        scale: Signal scale of the official code (1.0 = no scaling).
+
+    Example:
+        >>> s = SamplingSettings(hypotheses=5, steps=5)
+        >>> s.replace(flip=False).flip, s.flip
+        (False, True)
+    """
+
+    hypotheses: int = 20
+    steps: int = 10
+    flip: bool = True
+    clamp: float = 1.1
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = self.problems(dataclasses.asdict(self))
+        if problems:
+            raise InputError("; ".join(problems))
+
+    @staticmethod
+    def problems(values: Mapping[str, Any], timesteps: Optional[int] = None) -> list[str]:
+        """One message per bad value in ``values`` (names as in a spec: ``sampler.steps`` …); ``steps`` is
+        also checked against ``timesteps`` when given."""
+        out = []
+        steps, hyps = values.get("steps", 10), values.get("hypotheses", 20)
+        top = int(timesteps) if timesteps else None
+        if not is_int(steps) or steps < 1 or (top is not None and steps > top):
+            out.append(f"sampler.steps: expected an int in [1, {top if top else 'timesteps'}]"
+                       f"{' (the schedule' + chr(39) + 's timesteps)' if top else ''}; got {steps!r}")
+        if not is_int(hyps) or hyps < 1:
+            out.append(f"sampler.hypotheses: expected an int >= 1; got {hyps!r}")
+        flip = values.get("flip", True)
+        if not isinstance(flip, bool):
+            out.append(f"sampler.flip: expected a bool; got {flip!r}")
+        clamp = values.get("clamp", 1.1)
+        if not is_number(clamp) or not clamp > 0:
+            out.append(f"sampler.clamp: expected a float > 0; got {clamp!r}")
+        scale = values.get("scale", 1.0)
+        if not is_number(scale) or not 0 < scale < math.inf:
+            out.append(f"sampler.scale: expected a finite float > 0; got {scale!r}")
+        return out
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> "SamplingSettings":
+        """The loop settings of a resolved ``[sampler]`` table (its other keys are the sampler's own)."""
+        return cls(**{k: table[k] for k in LOOP_KEYS if k in table})
+
+    def as_table(self) -> dict[str, Any]:
+        """``{"steps": …, "hypotheses": …, "flip": …, "clamp": …, "scale": …}`` for a spec's ``[sampler]``."""
+        return {k: getattr(self, k) for k in LOOP_KEYS}
+
+    def replace(self, *, hypotheses: Optional[int] = None, steps: Optional[int] = None,
+                flip: Optional[bool] = None, clamp: Optional[float] = None,
+                scale: Optional[float] = None) -> "SamplingSettings":
+        """A copy with the given values (``None`` keeps this one's); checked like the constructor."""
+        given = {"hypotheses": hypotheses, "steps": steps, "flip": flip, "clamp": clamp, "scale": scale}
+        return dataclasses.replace(self, **{k: v for k, v in given.items() if v is not None})
+
+
+LOOP_KEYS = ("steps", "hypotheses", "flip", "clamp", "scale")
+"""Keys of a spec's ``[sampler]`` table that are :class:`SamplingSettings` (the loop's), not the sampler's."""
+
+
+def loop_parameters(defaults: Optional[Mapping[str, Any]] = None) -> list[tuple[str, Any, Any]]:
+    """``(name, annotation, default)`` of the loop keys, as :func:`posediff.spec.schema.component_parameters`
+    reports a component's constructor parameters (spec validation accepts them in every ``[sampler]``);
+    ``defaults`` (a sampler's ``loop_defaults``) replaces the defaults it names."""
+    hints = {"hypotheses": int, "steps": int, "flip": bool, "clamp": float, "scale": float}
+    fields = {f.name: f.default for f in dataclasses.fields(SamplingSettings)}
+    fields.update({k: v for k, v in (defaults or {}).items() if k in fields})
+    return [(k, hints[k], fields[k]) for k in LOOP_KEYS]
 
 
 def check_flip_permutation(perm: Optional[Sequence[int]], joints: int) -> list[int]:
@@ -48,8 +144,8 @@ def check_flip_permutation(perm: Optional[Sequence[int]], joints: int) -> list[i
     """
     if perm is None:
         raise InputError(
-            "flip_permutation is required when sampler.flip is true (pass Skeleton.flip_permutation, "
-            "or build with overrides={'sampler.flip': False})"
+            "flip_permutation is required when flip is on (pass Skeleton.flip_permutation, "
+            "or sample with settings.replace(flip=False))"
         )
     try:
         p = [int(i) for i in perm]
@@ -122,29 +218,26 @@ def reverse_process(
     denoise: "DenoiseFn",
     x2d: Tensor,
     *,
+    settings: SamplingSettings,
     flip_permutation: Optional[Sequence[int]],
-    hypotheses: Optional[int] = None,
-    steps: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
     draws: Optional[Sequence[Tensor]] = None,
     trace: Optional[list] = None,
 ) -> Tensor:
     """Run ``sampler``'s step rule over its timesteps; return the x̂0 of every step.
 
-    For every pair ``(t, t')`` of ``sampler.time_pairs(steps)``: the denoiser predicts x̂0 from the
-    clamped state (flip copies batched and averaged, x̂0 clamped), then ``sampler.step`` moves the
+    For every pair ``(t, t')`` of ``sampler.time_pairs(settings.steps)``: the denoiser predicts x̂0 from
+    the clamped state (flip copies batched and averaged, x̂0 clamped), then ``sampler.step`` moves the
     *unclamped* state to ``t'`` (when ``t' < 0`` it only reports; the loop ends there).
 
     Args:
-        sampler: A built sampler (``flip``, ``clamp``, ``scale``, ``hypotheses``, ``time_pairs``,
-            ``step``).
+        sampler: A built sampler (``time_pairs``, ``step``, ``draws_noise``).
         denoise: ``denoise(x2d (B,K,T,J,2), y_t (B,K,T,J,3), t (B,K) long) -> x0 (B,K,T,J,3)``;
             with flip the K = 2H rows are the H original copies then the H mirrored copies.
         x2d: ``(B, T, J, 2)`` normalised 2D keypoints.
+        settings: The loop's :class:`SamplingSettings` (H, M, flip, clamp, scale) for this call.
         flip_permutation: Joint permutation swapping left and right (``Skeleton.flip_permutation``);
-            required when ``sampler.flip`` is on.
-        hypotheses: Call-time H (default ``sampler.hypotheses``).
-        steps: Call-time M (default ``sampler.steps``).
+            required when ``settings.flip`` is on.
         generator: ``torch.Generator`` for the noise.
         draws: Recorded noise to replay: ``draws[0]`` is x_T ``(B, H, T, J, 3)``, then one tensor per
             fresh draw the step rule asks for, in order (extra ones are ignored).
@@ -160,14 +253,13 @@ def reverse_process(
             wrong shape.
     """
     x2d = _check_x2d(x2d)
-    h = sampler.hypotheses if hypotheses is None else hypotheses
-    if not is_int(h) or h < 1:
-        raise InputError(f"hypotheses must be an int >= 1; got {h!r}")
-    h = int(h)
-    pairs = sampler.time_pairs(steps)
+    if not isinstance(settings, SamplingSettings):
+        raise InputError(f"settings must be a posediff.sampling.SamplingSettings; got {type(settings).__name__}")
+    h = int(settings.hypotheses)
+    pairs = sampler.time_pairs(settings.steps)
     b, frames, joints, _ = x2d.shape
     device, dtype = x2d.device, x2d.dtype
-    perm = check_flip_permutation(flip_permutation, joints) if sampler.flip else None
+    perm = check_flip_permutation(flip_permutation, joints) if settings.flip else None
     shape = (b, h, frames, joints, 3)
     if draws is not None:
         needed = 1 + sum(1 for t, t_next in pairs if t_next >= 0 and sampler.draws_noise(t, t_next))
@@ -175,8 +267,8 @@ def reverse_process(
             raise InputError(f"draws must hold {needed} tensor(s) (x_T and {needed - 1} fresh draw(s)); "
                              f"got {len(draws)}")
     noise = NoiseSource(shape, device, dtype, generator, draws)
-    scale = sampler.scale
-    bound = sampler.clamp * scale
+    scale = settings.scale
+    bound = settings.clamp * scale
     if perm is not None:
         sign = torch.tensor([-1.0, 1.0, 1.0], dtype=dtype, device=device)
         x2d_flip = x2d[..., perm, :] * sign[:2]

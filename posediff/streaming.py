@@ -277,13 +277,11 @@ class StreamingLifter:
     def _lift_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(K, F, J, 2)`` windows → ``(K, F, J, 3)`` float32 aggregated poses, root joint 0."""
         from .inference.lifting import sample_windows
-        from .inference.sampling_configs import flip_set
 
         model = self.lifter
         x = torch.from_numpy(windows).to(model.device)
-        with flip_set(model.sampler, self.flip):
-            out, _ = sample_windows(model, x, self.aggregator,
-                                    actions=None if self.action is None else [self.action] * x.shape[0],
-                                    generator=self.generator, hypotheses=self.hypotheses, steps=self.steps,
-                                    camera=self.camera)
+        out, _ = sample_windows(model, x, self.aggregator,
+                                actions=None if self.action is None else [self.action] * x.shape[0],
+                                generator=self.generator, hypotheses=self.hypotheses, steps=self.steps,
+                                flip=self.flip, camera=self.camera)
         return out.cpu().numpy()

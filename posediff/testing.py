@@ -21,6 +21,10 @@ attribute ``spec_example`` if present, else its defaults) and checks, raising
 Keypoint detectors (kind ``detector``, not part of a model) have a check of their own, :func:`check_detector`,
 which ``check_component("detector", name)`` calls.
 
+Size: one module because it is one page for a plugin author — every kind's contract check, the detector check
+and :class:`BoundSampler` (a sampler with loop settings, for tests of step rules) — each check short and
+self-contained.
+
 A plugin package calls it in its tests to get the same guarantees as a built-in::
 
     from posediff.testing import check_component
@@ -40,10 +44,11 @@ from .build import build_component
 from .component_spec import component_spec
 from .errors import ContractError, InputError, PosediffError
 from .interfaces import KIND_BASES, Conditioning, contract_of
+from .sampling import LOOP_KEYS, SamplingSettings
 from .lifter import bf16_inference_copy
 from .spec import kind_of_annotation, component_parameters
 
-__all__ = ["check_component", "check_detector", "SMALL_CONTEXT"]
+__all__ = ["check_component", "check_detector", "BoundSampler", "SMALL_CONTEXT"]
 
 SMALL_CONTEXT: dict[str, Any] = {"skeleton": "h36m-17", "frames": 9, "dim": 32, "joints": 17, "cond_dim": 16}
 """Context used by the checks: 9 frames, width 32, 17 joints, prompt tokens of width 16."""
@@ -96,6 +101,8 @@ def _check_round_trip(comp: nn.Module, kind: str, name: str, table: Mapping[str,
     except PosediffError as exc:
         raise ContractError(f"{kind} {name!r}: cannot report its spec: {exc}") from exc
     want = _resolved_table(kind, table, ctx)
+    if kind == "sampler":  # the loop's keys of a [sampler] table are the model's SamplingSettings, not the sampler's
+        want = {k: v for k, v in want.items() if k not in LOOP_KEYS}
     if reported != want:
         diff = {k: (reported.get(k), want.get(k)) for k in set(reported) | set(want) if reported.get(k) != want.get(k)}
         raise ContractError(f"{kind} {name!r}: component_spec() reports other arguments than it was built with "
@@ -252,7 +259,8 @@ def _check_sampler(comp, kind, name, ctx):
 
     perm = list(range(j))
     trace: list = []
-    outs = [comp.sample(denoise, x2d, flip_permutation=perm, hypotheses=3, steps=2,
+    loop = SamplingSettings(hypotheses=3, steps=2)
+    outs = [comp.sample(denoise, x2d, settings=loop, flip_permutation=perm,
                         generator=torch.Generator().manual_seed(0), trace=trace if i == 0 else None) for i in range(2)]
     _require(tuple(outs[0].shape) == (b, 2, 3, t, j, 3), f"output {tuple(outs[0].shape)} != {(b, 2, 3, t, j, 3)}",
              kind, name)
@@ -262,7 +270,7 @@ def _check_sampler(comp, kind, name, ctx):
     g = torch.Generator().manual_seed(0)
     draws = [torch.randn((b, 3, t, j, 3), generator=g) for _ in range(n_draws)]
     try:
-        replay = comp.sample(denoise, x2d, flip_permutation=perm, hypotheses=3, steps=2, draws=draws)
+        replay = comp.sample(denoise, x2d, settings=loop, flip_permutation=perm, draws=draws)
     except InputError as exc:
         raise ContractError(f"{kind} {name!r}: replaying {n_draws} recorded draw(s) failed ({exc}); step() must "
                             "call noise() exactly when draws_noise() says so") from exc
@@ -319,6 +327,48 @@ def _check_text_encoder(comp, kind, name, ctx):
 _CHECKS = {"backbone": _check_backbone, "conditioner": _check_conditioner, "fusion": _check_fusion,
            "schedule": _check_schedule, "sampler": _check_sampler, "aggregator": _check_aggregator,
            "text_encoder": _check_text_encoder}
+
+
+class BoundSampler:
+    """A sampler with loop settings beside it, for tests of a step rule: ``BoundSampler(DDIMSampler(...),
+    steps=3, hypotheses=2).sample(denoise, x2d, flip_permutation=perm)``.
+
+    A sampler holds no H, M, flip, clamp or scale (a :class:`~posediff.sampling.SamplingSettings` is given with
+    each call, as ``PoseLifter`` does); tests of a rule read better with the settings written where the
+    sampler is made. Reading ``hypotheses``, ``steps``, ``flip``, ``clamp`` or ``scale`` gives the settings';
+    anything else is the sampler's.
+
+    Args:
+        sampler: A built sampler.
+        **loop: :class:`~posediff.sampling.SamplingSettings` fields.
+    """
+
+    def __init__(self, sampler: Any, **loop: Any) -> None:
+        self.sampler = sampler
+        self.settings = SamplingSettings(**loop)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("hypotheses", "steps", "flip", "clamp", "scale"):
+            return getattr(self.__dict__["settings"], name)
+        return getattr(self.__dict__["sampler"], name)
+
+    def sample(self, denoise: Callable, x2d: torch.Tensor, *, hypotheses: int | None = None,
+               steps: int | None = None, **kwargs: Any) -> torch.Tensor:
+        """``sampler.sample`` with the bound settings (``hypotheses``, ``steps``: this call's)."""
+        settings = self.settings.replace(hypotheses=hypotheses, steps=steps)
+        return self.sampler.sample(denoise, x2d, settings=settings, **kwargs)
+
+    def step_times(self, steps: int | None = None) -> list[int]:
+        """``sampler.step_times`` for ``steps`` (default: the bound M)."""
+        return self.sampler.step_times(self.settings.steps if steps is None else steps)
+
+    def time_pairs(self, steps: int | None = None) -> list[tuple[int, int]]:
+        """``sampler.time_pairs`` for ``steps`` (default: the bound M)."""
+        return self.sampler.time_pairs(self.settings.steps if steps is None else steps)
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """``sampler.add_noise`` with the bound clamp and scale."""
+        return self.sampler.add_noise(x0, t, noise, clamp=self.settings.clamp, scale=self.settings.scale)
 
 
 def check_detector(name: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -252,7 +252,7 @@ def test_noise_stream_replays_the_sampler_draws(finepose):
     # row-wise denoiser the samples are bit-identical whatever the batches the stream is taken in
     from posediff.evaluation import NOISE_BLOCK, NoiseStream, replay_draws
 
-    sampler, perm = finepose.sampler, finepose.skeleton.flip_permutation
+    sampler, perm, loop = finepose.sampler, finepose.skeleton.flip_permutation, finepose.sampling
 
     def denoise(x2d_k, y_k, t_k):
         return 0.5 * y_k + 0.1 * x2d_k.sum(-1, keepdim=True) + 1e-4 * t_k[..., None, None, None]
@@ -260,16 +260,17 @@ def test_noise_stream_replays_the_sampler_draws(finepose):
     n = NOISE_BLOCK + 5
     x = torch.randn(n, finepose.frames, 17, 2, generator=torch.Generator().manual_seed(1)) * 0.3
     gen = torch.Generator().manual_seed(4)
-    direct = torch.cat([sampler.sample(denoise, x[b0:b0 + NOISE_BLOCK], flip_permutation=perm, generator=gen)
+    direct = torch.cat([sampler.sample(denoise, x[b0:b0 + NOISE_BLOCK], settings=loop, flip_permutation=perm,
+                                       generator=gen)
                         for b0 in range(0, n, NOISE_BLOCK)])
-    stream = NoiseStream(4, n, replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
-    parts = [sampler.sample(denoise, x[b0:b1], flip_permutation=perm, draws=stream.take(b1 - b0))
+    stream = NoiseStream(4, n, replay_draws(finepose, loop.steps), (3, finepose.frames, 17, 3), x.dtype)
+    parts = [sampler.sample(denoise, x[b0:b1], settings=loop, flip_permutation=perm, draws=stream.take(b1 - b0))
              for b0, b1 in ((0, 3), (3, 12), (12, n))]
     assert torch.equal(torch.cat(parts), direct)
     # and through the lifter (fp32 denoiser: equal up to float rounding of other batch sizes)
     gen = torch.Generator().manual_seed(4)
     ref = finepose.sample(x[:NOISE_BLOCK], generator=gen)
-    stream = NoiseStream(4, n, replay_draws(finepose, None), (3, finepose.frames, 17, 3), x.dtype)
+    stream = NoiseStream(4, n, replay_draws(finepose, loop.steps), (3, finepose.frames, 17, 3), x.dtype)
     got = torch.cat([finepose.sample(x[b0:b1], draws=stream.take(b1 - b0)) for b0, b1 in ((0, 5), (5, 8))])
     assert torch.allclose(got, ref, atol=1e-5)
 

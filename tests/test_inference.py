@@ -378,7 +378,7 @@ def _record_sampling(model, monkeypatch):
     real = model.sample
 
     def sample(x, **kw):
-        seen.append({"flip": model.sampler.flip, "H": kw.get("hypotheses"), "M": kw.get("steps")})
+        seen.append({"flip": kw.get("flip"), "H": kw.get("hypotheses"), "M": kw.get("steps")})
         return real(x, **kw)
 
     monkeypatch.setattr(model, "sample", sample)
@@ -387,8 +387,8 @@ def _record_sampling(model, monkeypatch):
 
 def test_sampling_fast_sets_h_m_flip_and_mean_for_the_call_only(tiny, monkeypatch):
     seen = _record_sampling(tiny, monkeypatch)
-    flip_before = tiny.sampler.flip
-    assert flip_before is True
+    before = tiny.sampling
+    assert before.flip is True
     res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="fast", seed=0)
     assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(True, 2, 2)}
     assert res.aggregator_used == "mean"
@@ -397,10 +397,11 @@ def test_sampling_fast_sets_h_m_flip_and_mean_for_the_call_only(tiny, monkeypatc
     seen.clear()
     res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="realtime", flip=False)
     assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(False, 1, 1)} and res.metadata["flip"] is False
-    assert tiny.sampler.flip is flip_before  # restored
+    assert tiny.sampling is before  # the call's flip was given to the call, the model was never changed
     seen.clear()
     res = lift(_pixels(20), lifter=tiny, format="h36m-17", image_size=(W, H))
-    assert res.metadata["sampling"] == "model" and {(s["H"], s["M"]) for s in seen} == {(None, None)}  # the spec
+    assert res.metadata["sampling"] == "model"
+    assert {(s["flip"], s["H"], s["M"]) for s in seen} == {(before.flip, before.hypotheses, before.steps)}  # the spec
     assert res.aggregator_used == "mean"
 
 
@@ -412,14 +413,43 @@ def test_explicit_arguments_override_the_named_configuration(tiny, monkeypatch):
     assert res.metadata["hypotheses"] == 3 and res.metadata["steps"] == 10 and res.aggregator_used == "mean"
 
 
-def test_flip_is_restored_when_sampling_fails(tiny, monkeypatch):
+def test_a_failing_call_leaves_the_model_as_it_was(tiny, monkeypatch):
+    before = tiny.sampling
+
     def boom(x, **kw):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(tiny, "sample", boom)
     with pytest.raises(RuntimeError, match="boom"):
         lift(_pixels(12), lifter=tiny, format="h36m-17", image_size=(W, H), sampling="realtime", flip=False)
-    assert tiny.sampler.flip is True
+    assert tiny.sampling is before and tiny.sampling.flip is True
+
+
+def test_concurrent_calls_with_other_flips_do_not_see_each_other(tiny):
+    """`lift(flip=False)` used to set sampler.flip in place for the duration of the call (issue 20): a call
+    running meanwhile in another thread (evaluation workers) sampled with the other call's flip. Each call now
+    gives its settings to the loop."""
+    import threading
+
+    x = torch.randn(2, tiny.frames, 17, 2, generator=torch.Generator().manual_seed(0)) * 0.2
+    want = {f: tiny.sample(x, generator=torch.Generator().manual_seed(1), hypotheses=1, steps=1, flip=f)
+            for f in (True, False)}
+    got: dict = {}
+    barrier = threading.Barrier(2)
+
+    def run(flip: bool) -> None:
+        barrier.wait()
+        got[flip] = [tiny.sample(x, generator=torch.Generator().manual_seed(1), hypotheses=1, steps=1, flip=flip)
+                     for _ in range(3)]
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for f in (True, False):
+        assert all(torch.equal(out, want[f]) for out in got[f])
+    assert not torch.equal(want[True], want[False])
 
 
 def test_unknown_sampling_name_lists_the_known_ones(tiny):

@@ -77,7 +77,7 @@ def test_every_entry_point_accepts_the_same_sources(tmp_path):
 
 def test_overrides_reach_the_loaded_model():
     lifter = _quiet(posediff.load, "demo", overrides={"sampler.steps": 2})
-    assert lifter.spec["sampler"]["steps"] == 2 and lifter.sampler.steps == 2
+    assert lifter.spec["sampler"]["steps"] == 2 and lifter.sampling.steps == 2
     with pytest.raises(InputError, match="already built PoseLifter"):
         posediff.load(lifter, overrides={"sampler.steps": 3})
     assert posediff.load(lifter) is lifter

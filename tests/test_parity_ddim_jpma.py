@@ -11,6 +11,7 @@ from posediff import metrics as M
 from posediff.aggregators import JPMAAggregator, MeanAggregator, OracleAggregator
 from posediff.geometry.cameras import normalize_intrinsics, project_to_2d
 from posediff.samplers import DDIMSampler
+from posediff.testing import BoundSampler
 from posediff.schedules import TERM_NAMES, CosineSchedule
 
 pytestmark = pytest.mark.parity
@@ -64,8 +65,8 @@ def test_schedule_buffers(ddim):
 
 
 def test_step_list_and_coefficients(ddim):
-    s = DDIMSampler(CosineSchedule(), steps=int(ddim["steps"]), hypotheses=int(ddim["hypotheses"]),
-                    eta=float(ddim["eta"]), scale=float(ddim["scale"]))
+    s = BoundSampler(DDIMSampler(CosineSchedule(), eta=float(ddim["eta"])), steps=int(ddim["steps"]),
+                     hypotheses=int(ddim["hypotheses"]), scale=float(ddim["scale"]))
     assert s.step_times() == ddim["timesteps"].tolist()
     assert [list(p) for p in s.time_pairs()] == ddim["time_pairs"].tolist()
     for (t, tn), sg, c in zip(s.time_pairs(), ddim["sigma"], ddim["c"]):
@@ -82,7 +83,7 @@ def test_ddim_flip_run(ddim):
     h, m = int(ddim["hypotheses"]), int(ddim["steps"])
     perm = _perm(ddim)
     x2d = _t(ddim["x2d"])
-    s = DDIMSampler(CosineSchedule(), steps=m, hypotheses=h, eta=1.0, flip=True, clamp=1.1, scale=1.0)
+    s = BoundSampler(DDIMSampler(CosineSchedule(), eta=1.0), steps=m, hypotheses=h, flip=True, clamp=1.1, scale=1.0)
     calls = []
 
     def stub(x2d_k, y_k, t_k):

@@ -24,7 +24,7 @@ def test_list_pattern_and_provider():
     assert posediff.list_components("aggregator", "j*") == ["jpma", "jpma_temporal"]
     assert registry.provider("sampler", "ddim") == "posediff"
     info = posediff.describe("sampler", "ddim")
-    assert info.provider == "posediff" and "steps" in [p.name for p in info.parameters]
+    assert info.provider == "posediff" and "spacing" in [p.name for p in info.parameters]
 
 
 def test_unknown_kind_and_name():

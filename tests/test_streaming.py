@@ -27,7 +27,7 @@ class _Echo:
         self.lifter = lifter
         self.calls: list[torch.Tensor] = []
 
-    def __call__(self, x, actions=None, generator=None, hypotheses=None, steps=None):
+    def __call__(self, x, actions=None, generator=None, hypotheses=None, steps=None, flip=None, draws=None):
         self.calls.append(x.clone())
         b, f, j, _ = x.shape
         h = hypotheses or 1
@@ -139,13 +139,9 @@ def test_real_sampler_first_window_matches_lifter_sample(lifter):
         stream = StreamingLifter(lifter, lookahead=0, format="h36m-17", seed=3)
         f = torch.randn(17, 2, generator=torch.Generator().manual_seed(0)) * 0.2
         got = stream.push(f.numpy())[0].pose
-        with torch.inference_mode():
-            lifter.sampler.flip, before = True, lifter.sampler.flip  # the "realtime" configuration flips
-            try:
-                hyps = lifter.sample(f.expand(lifter.frames, 17, 2)[None].contiguous(),
-                                     generator=torch.Generator().manual_seed(3), hypotheses=1, steps=1)
-            finally:
-                lifter.sampler.flip = before
+        with torch.inference_mode():  # the "realtime" configuration: H = 1, M = 1, flip
+            hyps = lifter.sample(f.expand(lifter.frames, 17, 2)[None].contiguous(),
+                                 generator=torch.Generator().manual_seed(3), hypotheses=1, steps=1, flip=True)
         want = hyps[0, -1].mean(0)[-1].clone()
         want[0] = 0
     np.testing.assert_allclose(got, want.numpy(), atol=1e-5)

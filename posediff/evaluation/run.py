@@ -174,9 +174,8 @@ def evaluate_protocols(
     distortion = bool(lifter.aggregator.distortion) if isinstance(lifter.aggregator, JPMAAggregator) else True
     pck_idx = pck_joints(sk)
     metrics = ["mpjpe_mm", "p_mpjpe_mm"] + (["pck", "auc"] if is_3dhp else [])
-    sampler = lifter.sampler
-    H = int(hypotheses or getattr(sampler, "hypotheses", 1))
-    M = int(steps or getattr(sampler, "steps", 1))
+    settings = lifter.settings_for(hypotheses=hypotheses or None, steps=steps or None)
+    H, M = settings.hypotheses, settings.steps
 
     # Which protocols see identical model inputs (then one sampling pass serves them all)?
     action_lists = {p: [labels[r["action"]] if p == "paper" else None for r in rows] for p in protocols}
@@ -191,8 +190,6 @@ def evaluate_protocols(
                    metrics=metrics, has_root=has_root, has_camera=has_camera, jpma=jpma, seq_groups=seq_groups,
                    extras=extras)
     n_draws = replay_draws(lifter, M)
-    if n_draws is None:
-        n_workers = 1  # batches draw their own noise from one generator: sequential only
     n_workers = min(n_workers, len(passes) * math.ceil(len(rows) / batch_size))
     previous = (lifter.precision, lifter.block_rows, lifter.compile_sampling, lifter.fuse_kernels)
     if precision is not None:
@@ -206,15 +203,12 @@ def evaluate_protocols(
         """(pass protocols, windows, labels, draws, generator) per batch, noise drawn in pass order."""
         for group_protocols in passes:
             acts_all = action_lists[group_protocols[0]]
-            if n_draws is not None:
-                shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
-                noise = NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
-                gen = None
-            else:
-                noise, gen = None, torch.Generator().manual_seed(seed)
+            shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
+            noise = NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
+            gen = None
             for b0 in range(0, len(rows), batch_size):
                 chunk = rows[b0:b0 + batch_size]
-                draws = noise.take(len(chunk)) if noise is not None else None
+                draws = noise.take(len(chunk))
                 yield group_protocols, chunk, acts_all[b0:b0 + batch_size], draws, gen
 
     def collect(group_protocols: Sequence[str], res: dict[str, Any]) -> None:
@@ -275,8 +269,7 @@ def evaluate_protocols(
             bar.close()
     sampling = {"precision": used_precision, "precision_choice": precision_detail, "batch_size": batch_size, "workers": n_workers,
                 "threads": 1 if n_workers > 1 else threads,
-                "noise": f"drawn in blocks of {NOISE_BLOCK} windows (independent of batch size and workers)"
-                if n_draws is not None else f"drawn per sampler call of {batch_size} windows"}
+                "noise": f"drawn in blocks of {NOISE_BLOCK} windows (independent of batch size and workers)"}
     if used_precision == "bf16":
         base_notes.append(f"sampled in {precision_detail}: a bf16 copy of the denoiser, fp32 input "
                           "stage, output head, prompts and sampler arithmetic; fp32 is the reference precision")

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from ..lifter import aggregate_steps
 from ..precision import PRECISIONS as _PRECISIONS
 
 
@@ -129,17 +130,11 @@ class NoiseStream:
         return out
 
 
-def replay_draws(lifter, steps: Optional[int]) -> Optional[int]:
-    """How many noise tensors one sampler call draws (DDIM: one per step), or None when the sampler
-    cannot replay recorded noise (then the generator is passed on and batches draw their own)."""
-    sampler = lifter.sampler
-    if not hasattr(sampler, "time_pairs"):
-        return None
-    import inspect
-
-    if "draws" not in inspect.signature(lifter.sample).parameters:
-        return None  # pragma: no cover - PoseLifter.sample takes draws
-    return len(sampler.time_pairs(steps))
+def replay_draws(lifter, steps: int) -> int:
+    """How many noise tensors one sampler call of ``steps`` steps draws: x_T, then one per step whose rule asks
+    for fresh noise (``Sampler.draws_noise``); recorded draws of that count replay the call exactly."""
+    pairs = lifter.sampler.time_pairs(steps)
+    return 1 + sum(1 for t, t_next in pairs if t_next >= 0 and lifter.sampler.draws_noise(t, t_next))
 
 
 @dataclass
@@ -180,42 +175,29 @@ def score_batch(ctx: ScoringContext, chunk: list[dict], acts: list[Optional[str]
     groups = [ctx.seq_groups[r["seq"]] for r in chunk]
     wn = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
 
-    # every pose to score, stacked along the hypothesis axis: H hypotheses, the mean, one JPMA pose per protocol
+    # every pose to score, stacked along the hypothesis axis: H hypotheses, the mean, one JPMA pose per protocol,
+    # then the registered aggregators; every step of each, through the one aggregation (aggregate_steps)
     extra = [hyps.mean(dim=2)]
+    x2d = torch.stack([r["x2d"] for r in chunk]).double()
+    cam = torch.stack([r["camera"] for r in chunk]).double() if ctx.has_camera else None
+    root_gt = torch.stack([r["root"] for r in chunk]).double() if ctx.has_root else None
     jagg_at: dict[str, int] = {}
     if ctx.has_camera:
-        x2d = torch.stack([r["x2d"] for r in chunk]).double()
-        cam = torch.stack([r["camera"] for r in chunk]).double()
-        root = torch.stack([r["root"] for r in chunk]).double() if ctx.has_root else None
-        flat = hyps.reshape(b * m_here, h_n, t_n, j_n, 3)
-
-        def per_step(x: Tensor) -> Tensor:
-            return x.repeat_interleave(m_here, dim=0)
-
         for p in protocols:
-            pose = ctx.jpma[p](flat, x2d=per_step(x2d), camera=per_step(cam),
-                               root=per_step(root) if p == "paper" else None)
             jagg_at[p] = h_n + len(extra)
-            extra.append(pose.reshape(b, m_here, t_n, j_n, 3))
+            extra.append(aggregate_steps(ctx.jpma[p], hyps, x2d=x2d, camera=cam,
+                                         root=root_gt if p == "paper" else None, every_step=True))
     extra_at: dict[tuple[str, str], int] = {}
-    if ctx.extras:
-        flat = hyps.reshape(b * m_here, h_n, t_n, j_n, 3)
-        x2d_all = torch.stack([r["x2d"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
-        cam_all = (torch.stack([r["camera"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
-                   if ctx.has_camera else None)
-        root_all = (torch.stack([r["root"] for r in chunk]).double().repeat_interleave(m_here, dim=0)
-                    if ctx.has_root else None)
-        target = gt.repeat_interleave(m_here, dim=0)
-        for name, agg in ctx.extras.items():
-            for p in protocols:
-                root = root_all if p == "paper" else None
-                if ("camera" in agg.needs and cam_all is None) or ("root" in agg.needs and root is None):
-                    continue  # reported as n/a, with a note
-                with torch.no_grad():
-                    pose = agg(flat, x2d=x2d_all, camera=cam_all, root=root,
-                               target=target if "target" in agg.needs else None)
-                extra_at[(name, p)] = h_n + len(extra)
-                extra.append(pose.to(torch.float64).reshape(b, m_here, t_n, j_n, 3))
+    for name, agg in ctx.extras.items():
+        for p in protocols:
+            root = root_gt if p == "paper" else None
+            if ("camera" in agg.needs and cam is None) or ("root" in agg.needs and root is None):
+                continue  # reported as n/a, with a note
+            with torch.no_grad():
+                pose = aggregate_steps(agg, hyps, x2d=x2d, camera=cam, root=root,
+                                       target=gt if "target" in agg.needs else None, every_step=True)
+            extra_at[(name, p)] = h_n + len(extra)
+            extra.append(pose.to(torch.float64))
     poses = torch.cat([hyps, torch.stack(extra, dim=2)], dim=2)  # (B, M, H + E, T, J, 3)
     g = gt[:, None, None]
     err = torch.linalg.vector_norm(poses - g, dim=-1)  # (B, M, H + E, T, J)

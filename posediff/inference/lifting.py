@@ -187,7 +187,7 @@ def lift(
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
     if int(max_gap) < 0:
         raise InputError(f"max_gap must be >= 0; got {max_gap}")
-    from .sampling_configs import flip_set, resolve_sampling
+    from .sampling_configs import resolve_sampling
 
     config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
     hypotheses, steps, aggregator = config.hypotheses, config.steps, config.aggregator
@@ -272,7 +272,8 @@ def lift(
             f"above the confidence threshold {float(threshold):g} (all coordinates missing or NaN, or every "
             "confidence below it); check the input file, its --format, or lower --threshold"
         )
-    H_eff = int(hypotheses) if hypotheses is not None else int(getattr(model.sampler, "hypotheses", 1))
+    settings = model.settings_for(hypotheses=hypotheses, steps=steps, flip=config.flip)
+    H_eff = settings.hypotheses
     pred = np.zeros((len(clips), F, J, 3), np.float32)
     hyp_pred = np.zeros((len(clips), H_eff, F, J, 3), np.float32) if keep_hypotheses else None
     cam_t = None if cam is None else torch.as_tensor(cam, dtype=torch.float32, device=model.device)
@@ -281,9 +282,8 @@ def lift(
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="lifting", unit="batch")
-    with flip_set(model.sampler, config.flip) as flip_used:
-        _sample_clips(model, clips, batches, int(batch_size), actions_per, generator, hypotheses, steps, agg,
-                      cam_t, pred, hyp_pred)
+    _sample_clips(model, clips, batches, int(batch_size), actions_per, generator, settings, agg, cam_t, pred,
+                  hyp_pred)
 
     # ---- stitch with cross-fade weights
     poses = np.zeros((C, N, J, 3), np.float32)
@@ -324,10 +324,10 @@ def lift(
         "overlap": ov,
         "windows": n_windows,
         "hypotheses": H_eff,
-        "steps": int(steps) if steps is not None else int(getattr(model.sampler, "steps", 0) or 0),
+        "steps": settings.steps,
         "seed": seed,
         "sampling": config.name,
-        "flip": flip_used,
+        "flip": settings.flip,
         "actions": actions_per if not single else actions_per[0],
         "threshold": float(threshold),
         "max_gap": int(max_gap),
@@ -341,7 +341,7 @@ def lift(
     return LiftResult(poses, mask_out, x2d_out, jmask_out, agg_name, sk.name, hyp_out, meta)
 
 
-def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, hypotheses, steps, agg, cam_t,
+def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator, settings, agg, cam_t,
                   pred: np.ndarray, hyp_pred: Optional[np.ndarray]) -> None:
     """Sample and aggregate every window of ``clips`` in batches; fills ``pred`` (and ``hyp_pred``) in place."""
     for b0 in batches:
@@ -349,36 +349,34 @@ def _sample_clips(model, clips, batches, batch_size: int, actions_per, generator
         x = torch.from_numpy(np.stack([cl[3] for cl in chunk])).to(model.device)
         acts = [actions_per[cl[0]] for cl in chunk]
         out, last = sample_windows(model, x, agg, actions=None if all(a is None for a in acts) else acts,
-                                   generator=generator, hypotheses=hypotheses, steps=steps, camera=cam_t)
+                                   generator=generator, hypotheses=settings.hypotheses, steps=settings.steps,
+                                   flip=settings.flip, camera=cam_t)
         pred[b0:b0 + len(chunk)] = out.cpu().numpy()
         if hyp_pred is not None:
             hyp_pred[b0:b0 + len(chunk)] = last.float().cpu().numpy()
 
 
 def sample_windows(model, x2d: torch.Tensor, aggregator, *, actions=None, generator=None, hypotheses=None,
-                   steps=None, camera: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   steps=None, flip: Optional[bool] = None,
+                   camera: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample a batch of windows and aggregate the hypotheses of the aggregator's step (its ``step``, default
-    the last): the one sampling core of :func:`lift` and :class:`posediff.streaming.StreamingLifter`.
+    the last) with :meth:`~posediff.lifter.PoseLifter.sample_and_aggregate`: the core of :func:`lift` and
+    :class:`posediff.streaming.StreamingLifter`.
 
     Args:
         model: A :class:`~posediff.lifter.PoseLifter`.
         x2d: ``(B, F, J, 2)`` normalised 2D on the model's device.
         aggregator: A built aggregator.
-        actions, generator, hypotheses, steps: As :meth:`~posediff.lifter.PoseLifter.sample`.
+        actions, generator, hypotheses, steps, flip: As :meth:`~posediff.lifter.PoseLifter.sample`.
         camera: ``(9,)`` normalised intrinsics, or None.
 
     Returns:
         ``(poses (B, F, J, 3) float32 metres with the root joint at 0, hypotheses (B, H, F, J, 3) of that step)``.
     """
     with torch.no_grad():
-        hyps = model.sample(x2d, actions=actions, generator=generator, hypotheses=hypotheses, steps=steps)
-        last = hyps[:, int(aggregator.step)]
-        kwargs: dict[str, Any] = {"x2d": x2d}
-        if camera is not None:
-            kwargs["camera"] = camera.unsqueeze(0).expand(x2d.shape[0], -1)
-        out = aggregator(last, **kwargs).float()
-        out[..., model.skeleton.root, :] = 0.0
-    return out, last
+        out, hyps = model.sample_and_aggregate(x2d, aggregator, actions=actions, generator=generator,
+                                               hypotheses=hypotheses, steps=steps, flip=flip, camera=camera)
+    return out.float(), hyps[:, int(aggregator.step)]
 
 
 def _version() -> str:

@@ -29,15 +29,13 @@ configuration's values.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from ..errors import InputError
 from ..validation import is_int
 
-__all__ = ["SamplingConfig", "SAMPLING_CONFIGS", "DEFAULT_SAMPLING", "get_sampling_config", "resolve_sampling",
-           "flip_set"]
+__all__ = ["SamplingConfig", "SAMPLING_CONFIGS", "DEFAULT_SAMPLING", "get_sampling_config", "resolve_sampling"]
 
 
 @dataclass(frozen=True)
@@ -104,21 +102,3 @@ def resolve_sampling(name: Optional[str], *, hypotheses: Optional[int] = None, s
     given = {"hypotheses": None if hypotheses is None else int(hypotheses),
              "steps": None if steps is None else int(steps), "flip": flip, "aggregator": aggregator}
     return replace(config, **{k: v for k, v in given.items() if v is not None})
-
-
-@contextmanager
-def flip_set(sampler: Any, flip: Optional[bool]) -> Iterator[Optional[bool]]:
-    """Set ``sampler.flip`` for the duration of a ``with`` block and restore it after (also on errors).
-
-    Yields the flip in effect (``flip``, or the sampler's own when ``flip`` is None or the sampler has no
-    flip).
-    """
-    before = getattr(sampler, "flip", None)
-    if flip is None or before is None:
-        yield before
-        return
-    sampler.flip = flip
-    try:
-        yield flip
-    finally:
-        sampler.flip = before

@@ -21,11 +21,12 @@ __all__ = ["DDIMSampler"]
 class DDIMSampler(Sampler):
     """DDIM with H independent hypothesis chains, x0-prediction and flip TTA (FinePOSE §3.3; D3DP).
 
-    Matches the official ``ddim_sample_flip`` (``flip=True``) and ``ddim_sample`` (``flip=False``),
+    Matches the official ``ddim_sample_flip`` (flip on) and ``ddim_sample`` (flip off),
     reference §4.3–§4.4. For every pair ``(t, t')`` of the step list:
 
     1. (the shared loop, :func:`posediff.sampling.reverse_process`) ``x̃ = clamp(x_t, ±clamp·scale)/scale``;
-       the denoiser predicts x̂0 from ``x̃``. With ``flip=True`` it is called **once** on ``K = 2H``
+       the denoiser predicts x̂0 from ``x̃`` (clamp, scale, flip, H and M are the loop's
+       :class:`~posediff.sampling.SamplingSettings`). With flip on it is called **once** on ``K = 2H``
        copies per clip: the H original ``(x2d, x̃)`` rows followed by the H mirrored
        ``(flip(x2d), flip(x̃))`` rows; the mirrored output is un-flipped and the two are averaged.
        Then ``x̂0 ← clamp(x̂0·scale, ±clamp·scale)``.
@@ -40,43 +41,39 @@ class DDIMSampler(Sampler):
 
     Args:
         schedule: The noise schedule (a built ``schedule`` component).
-        steps: Number of DDIM iterations M (official ``-sampling_timesteps``, 10).
-        hypotheses: Number of independent chains H (official ``-num_proposals``, 20).
         eta: DDIM stochasticity η (1 = official: mostly fresh noise every step; 0 = deterministic).
-        flip: Flip test-time augmentation inside every step (official: always on).
-        clamp: Bound of the noisy input and of x̂0, in units of ``scale``·metres (1.1).
-        scale: Signal scale of the official code (1.0 = no scaling).
         spacing: How the M timesteps are chosen (see above).
+
+    In a spec the ``[sampler]`` table also holds the loop's settings (``steps``, ``hypotheses``, ``flip``,
+    ``clamp``, ``scale``; :class:`~posediff.sampling.SamplingSettings`), which the model keeps as
+    ``PoseLifter.sampling``.
 
     Shape:
         x2d ``(B, T, J, 2)`` normalised 2D; output ``(B, M, H, T, J, 3)`` metres, the x̂0 of every
         step (the root channel as predicted; the lifter zeroes it).
 
     Example:
+        >>> from posediff.sampling import SamplingSettings
         >>> from posediff.schedules import CosineSchedule
-        >>> s = DDIMSampler(CosineSchedule(), steps=2, hypotheses=3, flip=False)
+        >>> s = DDIMSampler(CosineSchedule())
         >>> zero = lambda x2d, y, t: torch.zeros_like(y)
-        >>> s.sample(zero, torch.zeros(1, 5, 17, 2), flip_permutation=None).shape
+        >>> loop = SamplingSettings(steps=2, hypotheses=3, flip=False)
+        >>> s.sample(zero, torch.zeros(1, 5, 17, 2), settings=loop, flip_permutation=None).shape
         torch.Size([1, 2, 3, 5, 17, 3])
     """
 
     def __init__(
         self,
         schedule: NoiseSchedule,
-        steps: int = 10,
-        hypotheses: int = 20,
         eta: float = 1.0,
-        flip: bool = True,
-        clamp: float = 1.1,
-        scale: float = 1.0,
         spacing: Literal["official", "linspace"] = "official",
     ) -> None:
-        super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
+        super().__init__(schedule)
         self.store_config(locals())
 
     @staticmethod
     def check_params(params: Mapping[str, Any]) -> list[str]:
-        """``eta`` in [0, 1], ``spacing`` "official" or "linspace" (the shared arguments: the base class)."""
+        """``eta`` in [0, 1], ``spacing`` "official" or "linspace"."""
         out = []
         eta = params.get("eta", 1.0)
         if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 <= eta <= 1:
@@ -86,9 +83,9 @@ class DDIMSampler(Sampler):
         return out
 
     # ------------------------------------------------------------------ the rule
-    def step_times(self, steps: Optional[int] = None) -> list[int]:
-        """The M + 1 timesteps, descending and ending with −1 (M = ``steps`` or ``self.steps``)."""
-        m = self.check_steps(self.steps if steps is None else steps)
+    def step_times(self, steps: int) -> list[int]:
+        """The M + 1 timesteps, descending and ending with −1 (M = ``steps``)."""
+        m = self.check_steps(steps)
         total = int(self.schedule.timesteps)
         if self.spacing == "official":
             # float32 linspace then truncation toward zero, exactly like the official code
@@ -129,7 +126,4 @@ class DDIMSampler(Sampler):
         return x_next, {"eps": eps, "sigma": sigma, "c": c}
 
     def extra_repr(self) -> str:
-        return (
-            f"steps={self.steps}, hypotheses={self.hypotheses}, eta={self.eta}, flip={self.flip}, "
-            f"clamp={self.clamp}, scale={self.scale}, spacing={self.spacing!r}"
-        )
+        return f"eta={self.eta}, spacing={self.spacing!r}"

@@ -9,6 +9,8 @@ from typing import Any, Iterable, Mapping
 from .. import registry
 from ..errors import PluginError, Problem, SpecError, UnknownComponentError
 from ..interfaces import TextEncoder, contract_of
+from ..sampling import SamplingSettings, loop_parameters
+from ..validation import is_int
 from .io import load_spec
 from .schema import (
     CONTEXT_KEYS,
@@ -60,6 +62,10 @@ class SpecValidator:
             return None
         before = len(self.problems)
         params = component_parameters(obj)
+        if kind == "sampler":  # the loop's settings live in the [sampler] table too (SamplingSettings)
+            own = {p[0] for p in params}
+            loop = loop_parameters(contract_of(kind, obj).loop_defaults)
+            params = params + [p for p in loop if p[0] not in own]
         known = {p[0] for p in params}
         resolved: dict[str, Any] = {"name": name}
         for key in table:
@@ -111,6 +117,12 @@ class SpecValidator:
                     self.add(path, message)
             except Exception as exc:  # noqa: BLE001
                 self.add(path, f"{type(exc).__name__}: {exc}")
+            if kind == "sampler":
+                schedule = resolved.get("schedule")
+                timesteps = schedule.get("timesteps") if isinstance(schedule, Mapping) else None
+                for message in SamplingSettings.problems(resolved, timesteps if is_int(timesteps) else None):
+                    key, _, text = message.partition(": ")
+                    self.add(f"{path}.{key.split('.')[-1]}", text)
         return resolved
 
 

@@ -70,7 +70,7 @@ def test_batch_composition_does_not_change_a_clip_under_a_fixed_noise(d3dp_lifte
     """Replaying recorded noise: a clip's samples do not depend on what else is in the batch (up to float
     reduction order, so compared with a tolerance)."""
     x = _x(d3dp_lifter)
-    h, m = d3dp_lifter.sampler.hypotheses, d3dp_lifter.sampler.steps
+    h, m = d3dp_lifter.sampling.hypotheses, d3dp_lifter.sampling.steps
     shape = (2, h, d3dp_lifter.frames, 17, 3)
     g = torch.Generator().manual_seed(9)
     draws = [torch.randn(shape, generator=g) for _ in range(m)]

@@ -305,7 +305,8 @@ TABLE: list[Bad] = [
         ("0",)),
     # ------------------------------------------------------------------ components called directly
     Bad("sampler.sample", "wrong-rank",
-        lambda c: c.d3dp.sampler.sample(lambda *a: None, torch.zeros(27, 17, 2), flip_permutation=None),
+        lambda c: c.d3dp.sampler.sample(lambda *a: None, torch.zeros(27, 17, 2), settings=c.d3dp.sampling,
+                                        flip_permutation=None),
         InputError, "x2d", ("(27, 17, 2)",)),
     Bad("sampler.add_noise", "noise-shape",
         lambda c: c.d3dp.sampler.add_noise(torch.zeros(2, 5, 17, 3), torch.tensor([1, 2]), torch.zeros(2, 5, 17, 2)),

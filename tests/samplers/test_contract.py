@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from posediff.errors import InputError, SpecError
-from posediff.interfaces import Sampler
+from posediff.interfaces import NoiseSchedule, Sampler
 from posediff.samplers import DDIMSampler
-from posediff.sampling import reverse_process
+from posediff.sampling import SamplingSettings, reverse_process
 from posediff.schedules import CosineSchedule
+
+from posediff.testing import BoundSampler as Bound
 
 PERM = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 
@@ -18,13 +20,12 @@ PERM = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 class ProbeSampler(Sampler):
     """Deterministic DDIM (η = 0) written as a rule only, recording what the loop hands it."""
 
-    def __init__(self, schedule, steps: int = 3, hypotheses: int = 2, flip: bool = True,
-                 clamp: float = 1.1, scale: float = 1.0) -> None:
-        super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
+    def __init__(self, schedule) -> None:
+        super().__init__(schedule)
         self.calls: list[tuple[int, int]] = []
 
-    def step_times(self, steps=None):
-        m = self.check_steps(self.steps if steps is None else steps)
+    def step_times(self, steps):
+        m = self.check_steps(steps)
         return [int(v) for v in torch.linspace(self.schedule.timesteps - 1, 0, m).round().tolist()] + [-1]
 
     def step(self, x_t, x0, t, t_next, *, noise, memory):
@@ -42,8 +43,12 @@ def _x2d(b: int = 2, t: int = 5) -> torch.Tensor:
     return torch.randn(b, t, 17, 2, generator=torch.Generator().manual_seed(1)) * 0.3
 
 
+def probe(**loop) -> Bound:
+    return Bound(ProbeSampler(CosineSchedule()), **{"steps": 3, "hypotheses": 2, **loop})
+
+
 def test_a_rule_only_sampler_gets_the_whole_loop():
-    s = ProbeSampler(CosineSchedule(), steps=3, hypotheses=2, flip=True)
+    s = probe(flip=True)
     seen = []
 
     def denoise(x2d_k, y_k, t_k):
@@ -65,9 +70,10 @@ def test_a_rule_only_sampler_gets_the_whole_loop():
 
 def test_ddim_and_probe_agree_at_eta_zero():
     sched = CosineSchedule()
-    ddim = DDIMSampler(sched, steps=3, hypotheses=2, eta=0.0, flip=False, spacing="linspace")
-    probe = ProbeSampler(sched, steps=3, hypotheses=2, flip=False)
-    assert ddim.step_times() == probe.step_times()
+    loop = {"steps": 3, "hypotheses": 2, "flip": False}
+    ddim = Bound(DDIMSampler(sched, eta=0.0, spacing="linspace"), **loop)
+    probe_ = Bound(ProbeSampler(sched), **loop)
+    assert ddim.step_times() == probe_.step_times()
 
     def denoise(x2d_k, y_k, t_k):
         return 0.5 * y_k + 0.01 * t_k[..., None, None, None].float() / 1000
@@ -75,17 +81,17 @@ def test_ddim_and_probe_agree_at_eta_zero():
     x_t = torch.randn(2, 2, 5, 17, 3, generator=torch.Generator().manual_seed(3))
     draws = [x_t, torch.randn_like(x_t), torch.randn_like(x_t)]  # DDIM draws (σ = 0 ignores them)
     a = ddim.sample(denoise, _x2d(), flip_permutation=None, draws=draws)
-    b = probe.sample(denoise, _x2d(), flip_permutation=None, draws=draws[:1])
+    b = probe_.sample(denoise, _x2d(), flip_permutation=None, draws=draws[:1])
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_a_sampler_without_its_rule_is_refused():
     class NoRule(Sampler):
-        def step_times(self, steps=None):
+        def step_times(self, steps):
             return [999, -1]
 
     with pytest.raises(TypeError, match="does not implement step"):
-        NoRule(CosineSchedule(), steps=1, hypotheses=1)
+        NoRule(CosineSchedule())
 
 
 def test_rule_that_stops_early_or_draws_undeclared_noise_gets_a_clear_error():
@@ -94,7 +100,8 @@ def test_rule_that_stops_early_or_draws_undeclared_noise_gets_a_clear_error():
             return None, {}
 
     with pytest.raises(InputError, match="returned no state"):
-        Stops(CosineSchedule(), flip=False).sample(lambda x, y, t: y, _x2d(), flip_permutation=None)
+        Bound(Stops(CosineSchedule()), steps=3, hypotheses=2, flip=False).sample(lambda x, y, t: y, _x2d(),
+                                                                                 flip_permutation=None)
 
     class Greedy(ProbeSampler):
         def step(self, x_t, x0, t, t_next, *, noise, memory):
@@ -102,24 +109,46 @@ def test_rule_that_stops_early_or_draws_undeclared_noise_gets_a_clear_error():
 
     shape = (2, 2, 5, 17, 3)
     with pytest.raises(InputError, match="asked for draw 1"):
-        Greedy(CosineSchedule(), flip=False).sample(lambda x, y, t: y, _x2d(), flip_permutation=None,
-                                                    draws=[torch.zeros(shape)])
+        Bound(Greedy(CosineSchedule()), steps=3, hypotheses=2, flip=False).sample(
+            lambda x, y, t: y, _x2d(), flip_permutation=None, draws=[torch.zeros(shape)])
 
 
-def test_shared_arguments_are_validated_once_for_every_sampler():
-    with pytest.raises(SpecError, match="sampler.hypotheses"):
-        ProbeSampler(CosineSchedule(), hypotheses=0)
-    with pytest.raises(SpecError, match="sampler.clamp"):
-        DDIMSampler(CosineSchedule(), clamp=-1.0)
-    with pytest.raises(SpecError, match="sampler.steps"):
-        ProbeSampler(CosineSchedule(), steps=5000)
+def test_loop_settings_are_validated_once_for_every_sampler():
+    with pytest.raises(InputError, match="sampler.hypotheses"):
+        SamplingSettings(hypotheses=0)
+    with pytest.raises(InputError, match="sampler.clamp"):
+        SamplingSettings(clamp=-1.0)
+    with pytest.raises(InputError, match="steps must be an int in"):
+        probe(steps=5000).sample(lambda x, y, t: y, _x2d(), flip_permutation=PERM)
+    with pytest.raises(SpecError, match="sampler.schedule"):
+        ProbeSampler("cosine")
+
+
+def test_a_sampler_written_for_the_old_constructor_gets_a_clear_error():
+    """Samplers used to take steps, hypotheses, flip, clamp and scale; such a plugin must be told what changed."""
+    import posediff
+    from posediff.errors import ContractError
+    from posediff.registry import register
+
+    @register("sampler", "zz_old_style", replace=True)
+    class OldStyle(ProbeSampler):
+        def __init__(self, schedule: NoiseSchedule, steps: int = 3, hypotheses: int = 2) -> None:
+            super().__init__(schedule)
+
+    with pytest.raises(ContractError, match=r"takes the loop's settings \['steps', 'hypotheses'\] in its constructor"):
+        spec = posediff.resolve_spec("d3dp-tiny")
+        spec["sampler"] = {"name": "zz_old_style", "schedule": spec["sampler"]["schedule"], "steps": 3}
+        posediff.build(spec)
 
 
 def test_reverse_process_checks_inputs_for_every_sampler():
     s = ProbeSampler(CosineSchedule())
+    loop = SamplingSettings(steps=3, hypotheses=2)
     with pytest.raises(InputError, match="flip_permutation is required"):
-        reverse_process(s, lambda x, y, t: y, _x2d(), flip_permutation=None)
+        reverse_process(s, lambda x, y, t: y, _x2d(), settings=loop, flip_permutation=None)
     with pytest.raises(InputError, match=r"shape \(B, T, J, 2\)"):
-        reverse_process(s, lambda x, y, t: y, torch.zeros(5, 17, 2), flip_permutation=PERM)
+        reverse_process(s, lambda x, y, t: y, torch.zeros(5, 17, 2), settings=loop, flip_permutation=PERM)
     with pytest.raises(InputError, match="denoise must return x0"):
-        reverse_process(s, lambda x, y, t: y[..., :2], _x2d(), flip_permutation=PERM)
+        reverse_process(s, lambda x, y, t: y[..., :2], _x2d(), settings=loop, flip_permutation=PERM)
+    with pytest.raises(InputError, match="settings must be a posediff.sampling.SamplingSettings"):
+        reverse_process(s, lambda x, y, t: y, _x2d(), settings={"steps": 3}, flip_permutation=PERM)

@@ -10,12 +10,16 @@ from posediff.registry import get
 from posediff.samplers import DDIMSampler
 from posediff.schedules import CosineSchedule
 
+from posediff.testing import BoundSampler as Bound
+
 PERM = get_skeleton("h36m-17").flip_permutation
 B, T, J = 2, 3, 17
 
 
-def _sampler(**kw) -> DDIMSampler:
-    return DDIMSampler(CosineSchedule(), **kw)
+def _sampler(**kw) -> Bound:
+    """DDIM with its own arguments (eta, spacing) and the loop's (steps, hypotheses, flip, clamp, scale)."""
+    own = {k: kw.pop(k) for k in ("eta", "spacing") if k in kw}
+    return Bound(DDIMSampler(CosineSchedule(), **own), **kw)
 
 
 def _x2d(seed: int = 0) -> torch.Tensor:
@@ -31,9 +35,13 @@ def _flip(x: torch.Tensor) -> torch.Tensor:
 def test_registered_and_stores_arguments():
     assert get("sampler", "ddim") is DDIMSampler
     sch = CosineSchedule()
-    s = DDIMSampler(sch, steps=4, hypotheses=3, eta=0.5, flip=False, clamp=1.2, scale=1.0, spacing="linspace")
+    s = DDIMSampler(sch, eta=0.5, spacing="linspace")
     assert s.schedule is sch
-    assert (s.steps, s.hypotheses, s.eta, s.flip, s.clamp, s.scale, s.spacing) == (4, 3, 0.5, False, 1.2, 1.0, "linspace")
+    assert (s.eta, s.spacing) == (0.5, "linspace")
+    for loop_key in ("steps", "hypotheses", "flip", "clamp", "scale"):  # the loop's settings are not the sampler's
+        assert not hasattr(s, loop_key), loop_key
+    with pytest.raises(TypeError):
+        DDIMSampler(sch, steps=4)
 
 
 def test_official_step_lists():
@@ -182,9 +190,9 @@ def test_call_time_overrides():
     s = _sampler(steps=10, hypotheses=20, flip=False)
     out = s.sample(lambda x, y, t: y, _x2d(), flip_permutation=None, hypotheses=2, steps=3)
     assert out.shape == (B, 3, 2, T, J, 3)
-    with pytest.raises(InputError, match="steps must be"):
+    with pytest.raises(InputError, match="sampler.steps: expected an int"):
         s.sample(lambda x, y, t: y, _x2d(), flip_permutation=None, steps=0)
-    with pytest.raises(InputError, match="hypotheses must be"):
+    with pytest.raises(InputError, match="sampler.hypotheses: expected an int >= 1"):
         s.sample(lambda x, y, t: y, _x2d(), flip_permutation=None, hypotheses=0)
 
 
@@ -204,11 +212,23 @@ def test_input_errors():
         s.sample(lambda x, y, t: y, nan, flip_permutation=PERM)
 
 
-@pytest.mark.parametrize("kwargs", [{"steps": 0}, {"steps": 1001}, {"hypotheses": 0}, {"eta": -0.1}, {"eta": 2.0},
-                                    {"clamp": 0.0}, {"scale": -1.0}, {"spacing": "quadratic"}, {"flip": 1}])
+@pytest.mark.parametrize("kwargs", [{"eta": -0.1}, {"eta": 2.0}, {"spacing": "quadratic"}])
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(SpecError):
-        _sampler(**kwargs)
+        DDIMSampler(CosineSchedule(), **kwargs)
+
+
+@pytest.mark.parametrize("key,value", [("steps", 0), ("steps", 1001), ("hypotheses", 0), ("clamp", 0.0),
+                                       ("scale", -1.0), ("flip", 1)])
+def test_bad_loop_settings_name_their_spec_key(key, value):
+    import posediff
+    from posediff.sampling import SamplingSettings
+
+    with pytest.raises(SpecError, match=rf"sampler\.{key}"):
+        posediff.build("d3dp-tiny", overrides={f"sampler.{key}": value})
+    if (key, value) != ("steps", 1001):  # above the schedule's timesteps: only a spec (or a call) knows the schedule
+        with pytest.raises(InputError, match=rf"sampler\.{key}"):
+            SamplingSettings(**{key: value})
 
 
 def test_add_noise():

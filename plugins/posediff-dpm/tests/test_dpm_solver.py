@@ -12,7 +12,7 @@ from posediff import registry
 from posediff.errors import InputError, SpecError
 from posediff.samplers import DDIMSampler
 from posediff.schedules import CosineSchedule, LinearSchedule
-from posediff.testing import check_component
+from posediff.testing import BoundSampler, check_component
 
 pytestmark = pytest.mark.plugins
 torch.set_num_threads(1)
@@ -21,9 +21,12 @@ TINY = {"sampler.name": "dpm_solver", "sampler.schedule.name": "cosine", "sample
         "sampler.hypotheses": 2}
 
 
-def _sampler(**kwargs):
-    """The plugin's sampler class, obtained through the registry (i.e. its entry point)."""
-    return registry.get("sampler", "dpm_solver")(schedule=kwargs.pop("schedule", CosineSchedule()), **kwargs)
+def _sampler(**kwargs) -> BoundSampler:
+    """The plugin's sampler class, obtained through the registry (i.e. its entry point), with the loop's settings
+    (steps, hypotheses, flip, clamp, scale) beside it."""
+    own = {k: kwargs.pop(k) for k in ("order", "spacing") if k in kwargs}
+    cls = registry.get("sampler", "dpm_solver")
+    return BoundSampler(cls(schedule=kwargs.pop("schedule", CosineSchedule()), **own), **{"steps": 5, **kwargs})
 
 
 # --------------------------------------------------------------------------- discovery
@@ -41,7 +44,9 @@ def test_discovered_through_entry_points():
     assert registry.provider("sampler", "dpm_solver").startswith("posediff-dpm ")
     info = posediff.describe("sampler", "dpm_solver")
     assert info.target == "posediff_dpm.sampler:DPMSolverSampler"
-    assert {p.name for p in info.parameters} >= {"schedule", "steps", "hypotheses", "order", "spacing"}
+    assert {p.name for p in info.parameters} >= {"schedule", "order", "spacing"}
+    assert posediff.resolve_spec("d3dp-tiny", overrides={"sampler.name": "dpm_solver", "sampler.schedule.name": "cosine"}
+                                 )["sampler"]["steps"] == 5  # its loop_defaults: a spec that leaves steps out gets 5
 
 
 def test_blocking_the_distribution_hides_it(monkeypatch):
@@ -99,11 +104,17 @@ def test_spec_errors_are_collected():
     assert {"sampler.order", "sampler.spacing"} <= paths
 
 
-@pytest.mark.parametrize("kwargs", [{"steps": 0}, {"steps": 1001}, {"hypotheses": 0}, {"order": 3},
-                                    {"clamp": -1.0}, {"scale": 0.0}, {"spacing": "uniform"}, {"flip": 1}])
+@pytest.mark.parametrize("kwargs", [{"order": 3}, {"spacing": "uniform"}])
 def test_constructor_rejects(kwargs):
     with pytest.raises(SpecError):
-        _sampler(**kwargs)
+        registry.get("sampler", "dpm_solver")(CosineSchedule(), **kwargs)
+
+
+@pytest.mark.parametrize("key,value", [("steps", 0), ("steps", 1001), ("hypotheses", 0), ("clamp", -1.0),
+                                       ("scale", 0.0), ("flip", 1)])
+def test_spec_rejects_bad_loop_settings(key, value):
+    with pytest.raises(SpecError, match=rf"sampler\.{key}"):
+        posediff.resolve_spec("d3dp-tiny", overrides={**TINY, f"sampler.{key}": value})
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -153,7 +164,7 @@ def test_flip_is_averaged_like_ddim():
     den = _smooth_denoiser(1)
     for spacing in ("official", "linspace"):
         dpm = _sampler(steps=4, hypotheses=3, order=1, spacing=spacing)
-        ddim = DDIMSampler(CosineSchedule(), steps=4, hypotheses=3, eta=0.0, spacing=spacing)
+        ddim = BoundSampler(DDIMSampler(CosineSchedule(), eta=0.0, spacing=spacing), steps=4, hypotheses=3)
         assert dpm.step_times() == ddim.step_times()
         out_dpm = dpm.sample(den, x2d, flip_permutation=perm, draws=[x_t])
         out_ddim = ddim.sample(den, x2d, flip_permutation=perm, draws=[x_t] + [torch.zeros_like(x_t)] * 3)
@@ -233,7 +244,8 @@ def test_fewer_steps_than_ddim_at_equal_accuracy():
     data = _Gaussian(seed=3)
     x_T = torch.randn(2, 3, 4, 17, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     dpm = _sampler(hypotheses=3, flip=False, clamp=1e3)
-    ddim = DDIMSampler(CosineSchedule(), hypotheses=3, flip=False, clamp=1e3, eta=0.0, spacing="linspace")
+    ddim = BoundSampler(DDIMSampler(CosineSchedule(), eta=0.0, spacing="linspace"), hypotheses=3, flip=False,
+                        clamp=1e3)
     assert _ode_error_mm(dpm, data, x_T, 10) < _ode_error_mm(ddim, data, x_T, 50)
 
 
@@ -270,7 +282,7 @@ def test_add_noise_matches_ddim():
     x0 = torch.rand(3, 4, 17, 3) - 0.5
     noise = torch.randn(3, 4, 17, 3, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([0, 500, 999])
-    ddim = DDIMSampler(CosineSchedule())
+    ddim = BoundSampler(DDIMSampler(CosineSchedule()))
     torch.testing.assert_close(_sampler().add_noise(x0, t, noise), ddim.add_noise(x0, t, noise))
     assert _sampler().add_noise(x0, t, noise * 10).abs().max() <= 1.1 + 1e-6
 
@@ -288,8 +300,8 @@ def test_training_loss_through_the_lifter():
 @pytest.mark.parametrize("bad,match", [
     (dict(x2d=torch.zeros(2, 5, 17)), "x2d must have shape"),
     (dict(x2d=torch.full((1, 5, 17, 2), float("nan"))), "NaN"),
-    (dict(hypotheses=0), "hypotheses must be"),
-    (dict(steps=0), "steps must be"),
+    (dict(hypotheses=0), "sampler.hypotheses: expected an int >= 1"),
+    (dict(steps=0), "sampler.steps: expected an int"),
     (dict(draws=[torch.zeros(1, 1, 5, 17, 3)]), r"draws\[0\] must have shape"),
     (dict(draws=[]), r"draws must hold 1 tensor\(s\)"),
     (dict(flip_permutation=None), "flip_permutation is required"),

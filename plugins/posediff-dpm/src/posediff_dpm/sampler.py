@@ -96,51 +96,44 @@ class DPMSolverSampler(Sampler):
 
     Args:
         schedule: The noise schedule (a built ``schedule`` component).
-        steps: Number of solver steps M = denoiser calls (each batched over hypotheses and flip).
-        hypotheses: Number of independent chains H.
         order: 2 = DPM-Solver++(2M) (default); 1 = first order, identical to DDIM with η = 0.
-        flip: Flip test-time augmentation inside every step (batched with the hypotheses).
-        clamp: Bound of the denoiser's input and of x̂0, in units of ``scale``·metres (1.1).
-        scale: Signal scale (1.0 = none), as in the official code.
         spacing: How the M timesteps are chosen (see above).
 
+    The loop's settings (M steps = denoiser calls, H hypotheses, flip, clamp, scale) are posediff's
+    :class:`~posediff.sampling.SamplingSettings`, given with each call; in a spec they sit in the same
+    ``[sampler]`` table, and a spec that leaves ``steps`` out gets 5 (:attr:`loop_defaults`).
     :meth:`sample` (inherited) returns ``(B, M, H, T, J, 3)`` metres, the x̂0 of every step.
 
     Example:
         >>> from posediff.schedules import CosineSchedule
-        >>> DPMSolverSampler(CosineSchedule(), steps=3, hypotheses=2).step_times()
+        >>> DPMSolverSampler(CosineSchedule()).step_times(3)
         [999, 943, 0, -1]
     """
 
-    spec_example = {"steps": 3, "hypotheses": 2}
-    """Small arguments for :func:`posediff.testing.check_component`."""
+    loop_defaults = {"steps": 5}
+    """A second-order solver needs fewer denoiser calls than DDIM's 10."""
 
     def __init__(
         self,
         schedule: NoiseSchedule,
-        steps: int = 5,
-        hypotheses: int = 20,
         order: Literal[1, 2] = 2,
-        flip: bool = True,
-        clamp: float = 1.1,
-        scale: float = 1.0,
         spacing: Literal["logsnr", "linspace", "official"] = "logsnr",
     ) -> None:
-        super().__init__(schedule, steps, hypotheses, flip, clamp, scale)
+        super().__init__(schedule)
         self.store_config(locals())
 
     @staticmethod
     def check_params(params: Mapping[str, Any]) -> list[str]:
-        """``order`` 1 or 2 and a known ``spacing`` (the shared arguments are the base class's)."""
+        """``order`` 1 or 2 and a known ``spacing``."""
         order, spacing = params.get("order", 2), params.get("spacing", "logsnr")
         return ([f"sampler.order: expected 1 or 2; got {order!r}"] if order not in (1, 2) or isinstance(order, bool)
                 else []) + ([f"sampler.spacing: expected 'logsnr', 'linspace' or 'official'; got {spacing!r}"]
                             if spacing not in ("logsnr", "linspace", "official") else [])
 
     # ------------------------------------------------------------------ the rule
-    def step_times(self, steps: Optional[int] = None) -> list[int]:
+    def step_times(self, steps: int) -> list[int]:
         """The M timesteps at which the denoiser is called, descending, followed by −1."""
-        m = self.check_steps(self.steps if steps is None else steps)
+        m = self.check_steps(steps)
         total = int(self.schedule.timesteps)
         if self.spacing == "logsnr":
             times = logsnr_times(self.schedule.alphas_cumprod(), m)
@@ -188,7 +181,4 @@ class DPMSolverSampler(Sampler):
         return ratio * x_t + coef * data, {"order": 2 if second else 1}
 
     def extra_repr(self) -> str:
-        return (
-            f"steps={self.steps}, hypotheses={self.hypotheses}, order={self.order}, flip={self.flip}, "
-            f"clamp={self.clamp}, scale={self.scale}, spacing={self.spacing!r}"
-        )
+        return f"order={self.order}, spacing={self.spacing!r}"
