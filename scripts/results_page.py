@@ -133,6 +133,10 @@ def _val(rep, agg, metric="mpjpe_mm", group=None, step=-1):
 CONTEXT_MODEL = "finepose-base-h36m"
 """The long-context model of issue 19's training campaign (81 frames)."""
 
+CONTEXT_EVALS = (("finepose-base-h36m", "stage 1"), ("finepose-base-h36m-stage2", "stage 2"))
+"""The evaluated checkpoints of the campaign, in order: the ``NAME`` given to ``scripts/evaluate_context.sh`` and
+the stage it comes from. The last one evaluated stands for the model in the targets table."""
+
 
 def context_section() -> list[str]:
     """Issue 19: the long-context campaign — stages, per-frame training cost, and the targets with where each
@@ -177,10 +181,27 @@ def context_section() -> list[str]:
             if st.get("command"):
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
-    allw = _report(CONTEXT_MODEL, "h36m-S8-all-fast", "deployable")
-    det = _load(RESULTS / "eval" / f"{CONTEXT_MODEL}-detector-like.json")
-    r3 = next((r for r in det["results"] if r["noise_px"] == 3), None) if det else None
-    hp = _report(CONTEXT_MODEL, "3dhp-TS5-TS6", "deployable")
+    def measured(name: str):
+        det_ = _load(RESULTS / "eval" / f"{name}-detector-like.json")
+        return (_report(name, "h36m-S8-all-fast", "deployable"),
+                next((r for r in det_["results"] if r["noise_px"] == 3), None) if det_ else None,
+                _report(name, "3dhp-TS5-TS6", "deployable"))
+
+    evaluated = [(name, stage, *measured(name)) for name, stage in CONTEXT_EVALS]
+    evaluated = [e for e in evaluated if e[2] is not None]
+    if evaluated:
+        L += ["Every evaluation of the campaign (`scripts/evaluate_context.sh CHECKPOINT NAME`; S8 every window with "
+              "`fast` sampling, deployable P-Agg; detector-like input through `posediff.lift`'s defaults; the "
+              "acceleration error says how much the output jitters against the ground truth's own motion):", "",
+              "| checkpoint (NAME) | stage | step | S8 P-Agg | detector-like MPJPE | its acceleration error | 3DHP PCK@150 |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+        for name, stage, a, r, h in [(MODELS[0], "the 9-frame start (shipped)", *measured(MODELS[0]))] + evaluated:
+            step_ = (a.get("model") or {}).get("step")
+            L.append(f"| `{name}` | {stage} | {_f(step_, 0) if step_ is not None else '—'} | {_f(_val(a, 'P-Agg'))} mm | "
+                     f"{_f(r and r['mpjpe_mm'])} mm | {_f(r and r['accel_mm'])} mm/frame² | "
+                     f"{_f(_val(h, 'P-Agg', 'pck') if h else None)} % |")
+        L.append("")
+    allw, r3, hp = (evaluated[-1][2:] if evaluated else (None, None, None))
     cpu_h = (tr or {}).get("cpu_minutes_total")
 
     def status(value, target, lower=True):
