@@ -34,8 +34,9 @@ def cpu_at(points: list[tuple[float, float]], t: float) -> float | None:
     return points[-1][1]
 
 
-def with_previous(run: dict, previous: dict) -> dict:
-    """``run``'s curve counted on from ``previous`` (steps, wall and CPU minutes offset), the two joined."""
+def with_previous(run: dict, previous: dict, stage_name: str | None = None) -> dict:
+    """``run``'s curve counted on from ``previous`` (steps, wall and CPU minutes offset), the two joined; the new
+    stage is labelled ``stage_name`` (default: the run's name)."""
     steps0 = int(previous.get("steps") or 0)
     wall0 = float(previous.get("wall_minutes_total") or 0.0)
     cpu0 = previous.get("cpu_minutes_total")
@@ -50,7 +51,7 @@ def with_previous(run: dict, previous: dict) -> dict:
 
     stages = list(previous.get("stages") or [{"name": previous.get("name"), "steps": steps0,
                                                "wall_minutes": wall0, "cpu_minutes": cpu0}])
-    stages.append({"name": run["name"], "steps": run.get("steps"), "wall_minutes": run.get("wall_minutes_total"),
+    stages.append({"name": stage_name or run["name"], "steps": run.get("steps"), "wall_minutes": run.get("wall_minutes_total"),
                    "cpu_minutes": run.get("cpu_minutes_total"),
                    **{k: run[k] for k in ("command", "commit", "cpu_model", "amp_used") if run.get(k)}})
     cpu = run.get("cpu_minutes_total")
@@ -81,6 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "training")
     ap.add_argument("--cpu-name", help="process name in the CPU log (default: --name)")
     ap.add_argument("--previous", type=Path, help="curve JSON of the run this one was initialised from")
+    ap.add_argument("--stage-name", help="label of this run in the joined record's stages (default: --name)")
     ap.add_argument("--until-step", type=int, help="keep the run up to this step (the checkpoint that is shipped)")
     ap.add_argument("--command", help="the command that ran this stage (recorded)")
     ap.add_argument("--commit", help="the commit it ran at (recorded)")
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
                 "amp_used": summary.get("amp_used")})
     out = {k: v for k, v in out.items() if v is not None or k in ("cpu_minutes_total",)}
     if args.previous is not None:
-        out = with_previous(out, json.loads(args.previous.read_text()))
+        out = with_previous(out, json.loads(args.previous.read_text()), args.stage_name)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(args.out / f"{args.name}.json")

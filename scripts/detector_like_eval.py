@@ -45,6 +45,9 @@ def main(argv=None) -> int:
                          "runs it faster; the one used is recorded)")
     ap.add_argument("--sampling", default=None,
                     help="named sampling configuration of posediff.lift (default: lift's default, recorded)")
+    ap.add_argument("--smooth", type=float, nargs="+", default=[0.0], metavar="FRAMES",
+                    help="also score the output after Gaussian temporal smoothing of this many frames (standard "
+                         "deviation; posediff.lift(smooth=...)); 0 = as lifted")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.threads:
@@ -58,7 +61,7 @@ def main(argv=None) -> int:
         by_seq[s.action].append(s)
     t0 = time.perf_counter()
     rows = []
-    for noise in args.noise_px:
+    for noise, smooth in [(n, sm) for n in args.noise_px for sm in args.smooth]:
         per_action = defaultdict(list)
         for k, (action, seqs) in enumerate(sorted(by_seq.items())):
             for c, seq in enumerate(sorted(seqs, key=lambda s: s.camera_name)[: args.cameras]):
@@ -66,7 +69,7 @@ def main(argv=None) -> int:
                 kp = detector_like_keypoints(seq, noise_px=noise, drop=args.drop, seed=args.seed + 100 * k + c,
                                              frames=n)
                 res = posediff.lift(kp, lifter=model, format="coco17", image_size=seq.image_size, seed=args.seed,
-                                    sampling=args.sampling)
+                                    sampling=args.sampling, smooth=smooth)
                 pred = torch.as_tensor(res.poses3d, dtype=torch.float64)
                 gt = torch.as_tensor(seq.x3d[:n], dtype=torch.float64)
                 pred = pred - pred[:, :1]
@@ -82,13 +85,13 @@ def main(argv=None) -> int:
                      **{key: float(np.average([v[i + 1] for v in vals], weights=[v[0] for v in vals]))
                         for i, key in enumerate(keys)}}
                  for a, vals in sorted(per_action.items())}
-        rows.append({"noise_px": noise, "drop": args.drop, "aggregator": res.aggregator_used,
+        rows.append({"noise_px": noise, "drop": args.drop, "smooth_frames": smooth, "aggregator": res.aggregator_used,
                      "sampling": res.metadata.get("sampling"), "hypotheses": res.metadata.get("hypotheses"),
                      "steps": res.metadata.get("steps"), "flip": res.metadata.get("flip"),
                      **{key: float(np.mean([t[key] for t in table.values()])) for key in keys},
                      "per_action": table})
         r = rows[-1]
-        print(f"noise {noise:g} px, drop {args.drop:g}: MPJPE {r['mpjpe_mm']:.1f} mm, P-MPJPE {r['p_mpjpe_mm']:.1f} mm "
+        print(f"noise {noise:g} px, drop {args.drop:g}, smooth {smooth:g}: MPJPE {r['mpjpe_mm']:.1f} mm, P-MPJPE {r['p_mpjpe_mm']:.1f} mm "
               f"({res.aggregator_used}); bone length CV {r['bone_cv_pct']:.1f} %, accel error {r['accel_mm']:.2f} "
               f"mm/frame²; bones held: MPJPE {r['held_mpjpe_mm']:.1f} mm, accel {r['held_accel_mm']:.2f}", flush=True)
     out = {"weights": args.weights, "precision": model.effective_precision, "precision_asked": args.precision, "data": "S8 (held out), $POSEDIFF_SHARED/data/h36m",

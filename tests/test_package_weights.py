@@ -46,3 +46,4 @@ def test_learning_curves_of_stages_are_joined():
     assert joined["loss"][-1]["step"] == 5050
     assert (joined["steps"], joined["cpu_minutes_total"]) == (13000, 152.2)
     assert [s["name"] for s in joined["stages"]] == ["m", "m-stage2"]
+    assert [s["name"] for s in C.with_previous(second, first, "m, stage 2")["stages"]] == ["m", "m, stage 2"]

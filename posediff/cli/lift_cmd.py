@@ -52,6 +52,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--render", metavar="ANIM",
                    help="also write an animation (.gif, or .mp4 with ffmpeg); for a video the left panel shows the "
                         "video with the 2D skeleton drawn on it")
+    p.add_argument("--smooth", type=float, default=0.0, metavar="FRAMES",
+                   help="Gaussian temporal smoothing of the 3D joints, its standard deviation in frames (default 0: "
+                        "none); damps detector jitter, keeps steady motion (docs/lifting.md)")
     p.add_argument("--constant-bones", action="store_true",
                    help="hold every bone at its median length over each person's frames (directions kept; "
                         "posediff.geometry.bones.hold_bone_lengths)")
@@ -250,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             sampling=args.sampling,
             flip=args.flip,
+            smooth=args.smooth,
             **video_kwargs,
         )
     print_warnings([w for w in caught if not issubclass(w.category, DeprecationWarning)], "lift")

@@ -115,6 +115,7 @@ def lift(
     flip: Optional[bool] = None,
     detector: Any = None,
     detector_params: Optional[dict] = None,
+    smooth: float = 0.0,
 ) -> LiftResult:
     """Lift 2D keypoint sequences of any length (one or several people) to 3D.
 
@@ -162,6 +163,9 @@ def lift(
         detector: Video input only: a registered keypoint detector name (default ``"mediapipe"``, which needs
             ``pip install 'posediff[video]'``) or a built :class:`~posediff.interfaces.KeypointDetector`.
         detector_params: Video input only: constructor arguments of a named detector.
+        smooth: Gaussian temporal smoothing of the output joints, its standard deviation in frames (0, the
+            default: none); steady motion is kept exactly, detector jitter is damped
+            (:func:`posediff.geometry.smoothing.smooth_poses`; ``docs/lifting.md`` shows what it costs and gains).
 
     Returns:
         :class:`LiftResult`; ``poses3d`` is ``(N, J, 3)`` for one person or ``(C, N, J, 3)`` metres,
@@ -187,6 +191,8 @@ def lift(
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
     if int(max_gap) < 0:
         raise InputError(f"max_gap must be >= 0; got {max_gap}")
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not 0 <= smooth < float("inf"):
+        raise InputError(f"smooth must be a number of frames >= 0 (the Gaussian's standard deviation); got {smooth!r}")
     from .sampling_configs import resolve_sampling
 
     config = resolve_sampling(sampling, hypotheses=hypotheses, steps=steps, flip=flip, aggregator=aggregator)
@@ -312,6 +318,10 @@ def lift(
             if hyp_out is not None:
                 hyp_out[c, :, s:e] = np.where(present[None, :, None, None], hacc / tot[None, :, None, None], 0.0)
 
+    if smooth:
+        from ..geometry.smoothing import smooth_poses
+
+        poses = smooth_poses(poses, float(smooth), mask_out).astype(np.float32)
     for n in notes:
         if "using the mean" not in n:
             warnings.warn(n, stacklevel=2)
@@ -331,6 +341,7 @@ def lift(
         "actions": actions_per if not single else actions_per[0],
         "threshold": float(threshold),
         "max_gap": int(max_gap),
+        "smooth_frames": float(smooth),
         "aggregator_model": model.aggregator.registered_name(),
         "notes": notes,
         "seconds": round(time.perf_counter() - t0, 3),
