@@ -18,7 +18,7 @@ OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$CKPT" --data "h36m:$SHARED/data/h
   --out "$OUT" --name "$NAME-h36m-S8-all-fast-deployable" --quiet
 # detector-like 2D through posediff.lift with its defaults (what a user gets)
 OMP_NUM_THREADS=1 "$PY" scripts/detector_like_eval.py --weights "$CKPT" --data "$SHARED/data/h36m" --noise-px 0 3 \
-  --drop 0.03 --frames 100 --threads 1 --precision auto --out "$OUT/$NAME-detector-like.json"
+  --drop 0.03 --frames 100 --threads 1 --precision auto --smooth 0 2 --out "$OUT/$NAME-detector-like.json"
 # MPI-INF-3DHP TS5/TS6, cross-dataset
 OMP_NUM_THREADS=1 "$PY" -m posediff evaluate "$CKPT" --data "3dhp:$SHARED/data/mpi_inf_3dhp_test" --subjects TS5,TS6 \
   --protocol deployable --precision auto --out "$OUT" --name "$NAME-3dhp-TS5-TS6-deployable" --quiet

@@ -181,10 +181,13 @@ def context_section() -> list[str]:
             if st.get("command"):
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
+    def detector_like(name: str, smooth: float = 0.0, suffix: str = ""):
+        det_ = _load(RESULTS / "eval" / f"{name}-detector-like{suffix}.json")
+        return next((r for r in det_["results"] if r["noise_px"] == 3 and (r.get("smooth_frames") or 0) == smooth),
+                    None) if det_ else None
+
     def measured(name: str):
-        det_ = _load(RESULTS / "eval" / f"{name}-detector-like.json")
-        return (_report(name, "h36m-S8-all-fast", "deployable"),
-                next((r for r in det_["results"] if r["noise_px"] == 3 and not r.get("smooth_frames")), None) if det_ else None,
+        return (_report(name, "h36m-S8-all-fast", "deployable"), detector_like(name),
                 _report(name, "3dhp-TS5-TS6", "deployable"))
 
     evaluated = [(name, stage, *measured(name)) for name, stage in CONTEXT_EVALS]
@@ -193,13 +196,16 @@ def context_section() -> list[str]:
         L += ["Every evaluation of the campaign (`scripts/evaluate_context.sh CHECKPOINT NAME`; S8 every window with "
               "`fast` sampling, deployable P-Agg; detector-like input through `posediff.lift`'s defaults; the "
               "acceleration error says how much the output jitters against the ground truth's own motion):", "",
-              "| checkpoint (NAME) | stage | step | S8 P-Agg | detector-like MPJPE | its acceleration error | 3DHP PCK@150 |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              "| checkpoint (NAME) | stage | step | S8 P-Agg | detector-like MPJPE | its acceleration error | "
+              "the same with `--smooth 2` | 3DHP PCK@150 |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
         for name, stage, a, r, h in [(MODELS[0], "the 9-frame start (shipped)", *measured(MODELS[0]))] + evaluated:
             step_ = (a.get("model") or {}).get("step")
+            sm = detector_like(name, 2.0) or detector_like(name, 2.0, "-smooth")
             L.append(f"| `{name}` | {stage} | {_f(step_, 0) if step_ is not None else '—'} | {_f(_val(a, 'P-Agg'))} mm | "
                      f"{_f(r and r['mpjpe_mm'])} mm | {_f(r and r['accel_mm'])} mm/frame² | "
-                     f"{_f(_val(h, 'P-Agg', 'pck') if h else None)} % |")
+                     + (f"{_f(sm['mpjpe_mm'])} mm, {_f(sm['accel_mm'])} mm/frame² | " if sm else "not measured | ")
+                     + f"{_f(_val(h, 'P-Agg', 'pck') if h else None)} % |")
         L.append("")
     allw, r3, hp = (evaluated[-1][2:] if evaluated else (None, None, None))
     cpu_h = (tr or {}).get("cpu_minutes_total")
