@@ -499,3 +499,24 @@ def test_input_shorter_than_the_window_is_padded_and_says_so(stub):
     # the stub returns the window's own 2D: every real frame comes back in place, the padding is dropped
     np.testing.assert_allclose(res.poses3d[:, 1:, :2], normalize_screen_coordinates(_pixels(5), W, H)[:, 1:],
                                atol=1e-5)
+
+
+def test_save_json_of_several_people_marks_absent_frames(tmp_path):
+    """`posediff lift --json` (and every video lift) writes a JSON a person can read; absent frames are null."""
+    import json
+
+    from posediff.inference.result import LiftResult
+
+    poses = np.random.default_rng(0).normal(size=(2, 4, 17, 3)).astype(np.float32)
+    mask = np.array([[True, True, False, True], [False, True, True, True]])
+    poses[~mask] = 0
+    res = LiftResult(poses, mask, np.zeros((2, 4, 17, 2), np.float32), np.ones((2, 4, 17), bool), "mean", "h36m-17",
+                     metadata={"fps": 25.0, "format": "coco-17"})
+    doc = json.loads(res.save_json(tmp_path / "r.json").read_text())
+    assert [p["person"] for p in doc["people"]] == [0, 1] and doc["fps"] == 25.0
+    f = doc["people"][0]["frames"]
+    assert f[2] == {"frame": 2, "time_s": 0.08, "present": False, "joints": None}
+    np.testing.assert_allclose(np.array(f[3]["joints"]), poses[0, 3], rtol=0, atol=5e-5 + 1e-6)
+    assert "root" not in f[3] and len(doc["joints"]) == 17
+    with pytest.raises(InputError, match="must end in .json"):
+        res.save_json(tmp_path / "r.txt")

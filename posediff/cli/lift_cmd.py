@@ -37,6 +37,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-small-h36m "
                         "trained on Human3.6M), or 'demo' (small model trained on synthetic motion)")
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the result as readable JSON (joint names, units, per-frame joints); for a video "
+                        "it is written by default beside --out (same name, .json)")
     add_keypoint_arguments(p)
     p.add_argument("--detector", metavar="NAME",
                    help="video input: the keypoint detector (default mediapipe; `posediff list detector`)")
@@ -216,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".npz":
         raise InputError(f"--out must end in .npz; got {args.out!r}")
+    if args.json and Path(args.json).suffix.lower() != ".json":
+        raise InputError(f"--json must end in .json; got {args.json!r}")
     if args.fov is not None and not args.world:
         raise InputError("--fov is the field of view assumed by --world; add --world")
     camera = parse_camera_arg(args.camera)
@@ -265,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
         result.trajectory, info = root_trajectory(result, fov_deg=args.fov or DEFAULT_FOV_DEG)
         result.metadata["trajectory"] = info
     result.save(out)
+    json_out = args.json or (str(out.with_suffix(".json")) if is_video else None)
+    if json_out:
+        result.save_json(json_out, fps=animation_fps(args.fps, result.metadata)[0])
     meta = result.metadata
     if result.multi_person:
         people, frames = result.mask.shape
@@ -287,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"people: {meta['tracks']}")
     if result.trajectory is not None:
         print(f"world: root trajectory in camera space, metres ({meta['trajectory']['assumption']})")
+    if json_out:
+        print(f"JSON → {json_out} (joint names, metres, per-frame joints)")
     if args.bvh:
         write_bvh_files(result, args.bvh, animation_fps(args.fps, meta)[0])
     if args.render:

@@ -96,6 +96,50 @@ class LiftResult:
         np.savez_compressed(path, **arrays)
         return path
 
+    def save_json(self, path: str | Path, fps: Optional[float] = None) -> Path:
+        """Write the result as JSON a person can read: the joint names and units, the run's metadata, and per
+        person and frame the 3D joints (metres, 0.1 mm precision), whether the person was there, the time and,
+        with a trajectory, the root's camera-space position.
+
+        Layout: ``{"skeleton", "joints": [names], "units", "coordinates", "fps", "metadata", "people":
+        [{"person", "frames": [{"frame", "time_s", "present", "joints": [[x, y, z] × J], "root"?}]}]}``;
+        absent frames have ``"joints": null``.
+
+        Args:
+            path: Output file, ``.json``.
+            fps: Frame rate for ``time_s`` (default: the metadata's ``fps``; without one, ``time_s`` is null).
+        """
+        from ..geometry.skeletons import get_skeleton
+
+        path = Path(path)
+        if path.suffix.lower() != ".json":
+            raise InputError(f"JSON result path must end in .json; got {str(path)!r}")
+        rate = fps if fps is not None else self.metadata.get("fps")
+        people = []
+        for c in range(self.poses3d.shape[0] if self.multi_person else 1):
+            one = self.person(c)
+            frames = []
+            for t in range(one.num_frames):
+                present = bool(one.mask[t])
+                frame: dict[str, Any] = {"frame": t, "time_s": None if not rate else round(t / float(rate), 6),
+                                         "present": present,
+                                         "joints": np.round(one.poses3d[t].astype(np.float64), 4).tolist()
+                                         if present else None}
+                if one.trajectory is not None and present:
+                    frame["root"] = np.round(one.trajectory[t].astype(np.float64), 4).tolist()
+                frames.append(frame)
+            people.append({"person": c, "frames": frames})
+        doc = {"skeleton": self.skeleton, "joints": list(get_skeleton(self.skeleton).joints),
+               "units": "metres",
+               "coordinates": "camera space: x right, y down, z forward; joints root-relative (the root joint at 0)"
+                              + ("; 'root' is the root joint's camera-space position" if self.trajectory is not None
+                                 else ""),
+               "fps": rate, "aggregator": self.aggregator_used, "metadata": _jsonable(self.metadata),
+               "people": people}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+        return path
+
     def __repr__(self) -> str:
         people = f"C={self.poses3d.shape[0]}, " if self.multi_person else ""
         return (f"LiftResult({people}N={self.num_frames}, skeleton={self.skeleton!r}, "

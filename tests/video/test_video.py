@@ -332,6 +332,16 @@ def test_cli_lift_video_writes_npz_overlay_and_bvh_and_reports_the_time(clip, ti
     assert read_bvh(tmp_path / "walk.bvh")["frames"].shape[0] == FRAMES
     with np.load(tmp_path / "walk.npz", allow_pickle=False) as z:
         assert z["poses3d"].shape == (FRAMES, 17, 3)
+        poses, trajectory = z["poses3d"], z["trajectory"]
+    # the readable JSON beside the .npz (written by default for a video)
+    doc = json.loads((tmp_path / "walk.json").read_text())
+    assert doc["joints"][0] == "pelvis" and doc["units"] == "metres" and doc["fps"] == pytest.approx(FPS)
+    frames = doc["people"][0]["frames"]
+    assert len(frames) == FRAMES and all(f["present"] for f in frames)
+    assert frames[3]["time_s"] == pytest.approx(3 / FPS)
+    np.testing.assert_allclose(np.array(frames[5]["joints"]), poses[5], rtol=0, atol=5e-5 + 1e-7)  # 4 decimals
+    np.testing.assert_allclose(np.array(frames[5]["root"]), trajectory[5], rtol=0, atol=5e-5 + 1e-6)
+    assert doc["metadata"]["video"]["detector"] == "test_walker"
 
 
 def test_cli_lift_video_errors(clip, tmp_path, capsys):
