@@ -475,13 +475,9 @@ class PoseLifter(nn.Module):
         """The loop settings of one call: :attr:`sampling` with the given values (``None`` keeps the model's).
 
         Raises:
-            InputError: H or M below 1 or not an int, M above the schedule's timesteps, a flip that is not a bool.
+            InputError: H or M below 1 or not an int, M above the schedule's timesteps, a flip that is not a bool
+                (checked by :class:`~posediff.sampling.SamplingSettings`).
         """
-        for what, v in (("hypotheses", hypotheses), ("steps", steps)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise InputError(f"{what} must be an int >= 1; got {v!r}")
-        if flip is not None and not isinstance(flip, bool):
-            raise InputError(f"flip must be True, False or None; got {flip!r}")
         settings = self.sampling.replace(hypotheses=hypotheses, steps=steps, flip=flip)
         self.sampler.check_steps(settings.steps)
         return settings

@@ -83,8 +83,8 @@ class SamplingSettings:
         steps, hyps = values.get("steps", 10), values.get("hypotheses", 20)
         top = int(timesteps) if timesteps else None
         if not is_int(steps) or steps < 1 or (top is not None and steps > top):
-            out.append(f"sampler.steps: expected an int in [1, {top if top else 'timesteps'}]"
-                       f"{' (the schedule' + chr(39) + 's timesteps)' if top else ''}; got {steps!r}")
+            bound = f"{top} (the schedule's timesteps)" if top else "the schedule's timesteps"
+            out.append(f"sampler.steps: expected an int in [1, {bound}]; got {steps!r}")
         if not is_int(hyps) or hyps < 1:
             out.append(f"sampler.hypotheses: expected an int >= 1; got {hyps!r}")
         flip = values.get("flip", True)
