@@ -196,7 +196,7 @@ def context_section() -> list[str]:
         L += ["Every evaluation of the campaign (`scripts/evaluate_context.sh CHECKPOINT NAME`; S8 every window with "
               "`fast` sampling, deployable P-Agg; detector-like input through `posediff.lift`'s defaults; the "
               "acceleration error says how much the output jitters against the ground truth's own motion):", "",
-              "| checkpoint (NAME) | stage | step | S8 P-Agg | detector-like MPJPE | its acceleration error | "
+              "| checkpoint (NAME) | stage | step (of its stage) | S8 P-Agg | detector-like MPJPE | its acceleration error | "
               "the same with `--smooth 2` | 3DHP PCK@150 |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
         for name, stage, a, r, h in [(MODELS[0], "the 9-frame start (shipped)", *measured(MODELS[0]))] + evaluated:
@@ -222,7 +222,7 @@ def context_section() -> list[str]:
     s8 = _val(allw, "P-Agg") if allw else None
     if allw:
         step = (allw.get("model") or {}).get("step")
-        L.append(f"Evaluated: the EMA weights at step {step:,} of the campaign (`scripts/evaluate_context.sh`; "
+        L.append(f"Evaluated: the EMA weights at step {step:,} of its stage (`scripts/evaluate_context.sh`; "
                  f"{_windows(allw)} S8 windows, `fast` sampling, {allw['sampling'].get('precision', 'fp32')}); the "
                  f"9-frame model it started from: {_f(_val(_report(MODELS[0], 'h36m-S8-all-fast', 'deployable'), 'P-Agg'))} mm "
                  "on the same protocol." if step is not None else "")
