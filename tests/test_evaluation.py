@@ -464,3 +464,15 @@ def test_cli_scores_the_models_own_aggregator_by_default(tmp_path, capsys):
     code = main(["evaluate", str(ckpt), "--data", "synthetic:subjects=1,frames=40,cameras=1", "--max-windows", "2",
                  "--out", str(tmp_path), "--name", "s", "--quiet", "--aggregators", "jpma,mean"])
     assert code == 0 and set(json.loads((tmp_path / "s.json").read_text())["results"]) == set(AGGREGATORS)
+
+
+def test_report_names_the_shared_folder_not_this_machines_path(monkeypatch, tmp_path):
+    """Reports made with POSEDIFF_SHARED=/abs/path wrote that path into committed files (fixed by hand once);
+    the data description now writes $POSEDIFF_SHARED."""
+    from posediff.evaluation import describe_data
+
+    monkeypatch.setenv("POSEDIFF_SHARED", str(tmp_path))
+    trained = {"data": f"h36m:{tmp_path}/data/h36m", "train_subjects": ["S1"]}
+    desc, _ = describe_data(f"3dhp:{tmp_path}/data/mpi_inf_3dhp_test", ["TS5"], trained)
+    assert str(tmp_path) not in desc
+    assert desc.startswith("3dhp:$POSEDIFF_SHARED/data/mpi_inf_3dhp_test") and "h36m:$POSEDIFF_SHARED/data/h36m" in desc

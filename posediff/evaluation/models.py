@@ -9,6 +9,31 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 
 
 # --------------------------------------------------------------------------- data description
+def shared_as_placeholder(text: str, root: Optional[str] = None) -> str:
+    """``text`` with the shared data folder written as ``$POSEDIFF_SHARED``: a committed report names the data,
+    never a path of the machine that made it.
+
+    Args:
+        text: Any text (a data selector, a report line).
+        root: The shared folder (default: the ``POSEDIFF_SHARED`` environment variable; nothing is replaced
+            when it is not set).
+
+    Example:
+        >>> shared_as_placeholder("h36m:/data/shared/data/h36m", root="/data/shared")
+        'h36m:$POSEDIFF_SHARED/data/h36m'
+    """
+    import os
+
+    root = root if root is not None else os.environ.get("POSEDIFF_SHARED")
+    if not root:
+        return text
+    out = text
+    for form in {root.rstrip("/"), str(Path(root).resolve())}:
+        if form and form != "/":
+            out = out.replace(form, "$POSEDIFF_SHARED")
+    return out
+
+
 def describe_data(selector: str, subjects: Sequence[str],
                   train_config: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
     """A header line for the data of a report, and notes on whether the subjects were held out."""
@@ -33,6 +58,7 @@ def describe_data(selector: str, subjects: Sequence[str],
         else:
             desc += f" (cross-dataset: the model was trained on {train_config.get('data')}, subjects " \
                     f"{','.join(train_subj)})"
+    desc = shared_as_placeholder(desc)
     if sel.kind == "h36m" and subj == ["S8"]:
         notes.append("S8 is a held-out training subject standing in for the official test subjects S9/S11 "
                      "(not in this data copy); numbers are not comparable with published S9/S11 results")
