@@ -163,7 +163,7 @@ _PLAIN_BPE_MODELS = frozenset({"ViT-B-32"})
 
 def _plain_bpe_tokenizer() -> Any:
     """open_clip's ``SimpleTokenizer`` loaded from its own file without importing the whole open_clip package
-    (whose import pulls in timm and torchvision: about 3 s, most of the first ``posediff lift``). The module
+    (whose import pulls in timm and torchvision: most of the time of a first ``posediff lift``). The module
     imports only the standard library, ftfy, regex, numpy and torch; None when it cannot be loaded so (then
     the package is imported as usual)."""
     spec = importlib.util.find_spec("open_clip")

@@ -170,7 +170,7 @@ def test_open_clip_refuses_hub_and_unknown_models():
 
 
 def test_plain_bpe_tokenizer_gives_open_clips_ids_without_importing_open_clip():
-    """The first `posediff lift` spent 3 of its 4 seconds importing open_clip (timm, torchvision) only to
+    """The first `posediff lift` spent most of its time importing open_clip (timm, torchvision) only to
     tokenize the prompts; the tokenizer module is now loaded on its own and must give the same ids."""
     import subprocess
     import sys
