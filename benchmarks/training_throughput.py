@@ -16,9 +16,11 @@ clips/s, supervised frames/s, the step's matmul FLOP rate and its fraction of th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -29,10 +31,12 @@ from measure import save_result, count_flops, machine_info, matmul_peak, median 
 from posediff.nn.attention import eager_attention  # noqa: E402
 
 
-def step_rate(preset: str, frames: int, clips: int, precision: str, repeats: int, warmup: int) -> dict:
-    """Time ``repeats`` training steps of ``clips`` clips of ``frames`` frames (after ``warmup`` steps)."""
+def step_rate(preset: str, frames: int, clips: int, precision: str, repeats: int, warmup: int,
+              overrides: Optional[dict] = None) -> dict:
+    """Time ``repeats`` training steps of ``clips`` clips of ``frames`` frames (after ``warmup`` steps); ``overrides``
+    are spec changes (e.g. ``{"lifter.dim": 256}``) applied to every configuration."""
     torch.manual_seed(0)
-    lifter = posediff.build(preset, overrides={"lifter.frames": frames})
+    lifter = posediff.build(preset, overrides={**(overrides or {}), "lifter.frames": frames})
     lifter.train()
     params = [p for p in lifter.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
@@ -64,6 +68,7 @@ def step_rate(preset: str, frames: int, clips: int, precision: str, repeats: int
     opt.zero_grad(set_to_none=True)
     t = median(times)
     return {"frames": frames, "clips_per_step": clips, "precision": precision, "step_s": t,
+            "trainable_parameters": sum(p.numel() for p in params),
             "step_times_s": times, "clips_per_s": clips / t, "frames_per_s": clips * frames / t,
             "step_flops": flops, "tflops": flops / t / 1e12}
 
@@ -75,6 +80,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--frames-per-step", type=int, default=1296,
                     help="supervised frames per step; clips per step = this / frames (at least 1)")
     ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="spec override for every configuration, e.g. lifter.dim=256 (repeatable; values read as JSON)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
@@ -82,6 +89,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--set takes KEY=VALUE; got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
     frames_list = [int(f) for f in args.frames.split(",") if f.strip()]
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
@@ -93,7 +109,7 @@ def main(argv=None) -> dict:
     for frames in frames_list:
         clips = max(1, args.frames_per_step // frames)
         for p in precisions:
-            r = step_rate(args.preset, frames, clips, p, args.repeats, args.warmup)
+            r = step_rate(args.preset, frames, clips, p, args.repeats, args.warmup, overrides)
             r["fraction_of_peak"] = r["tflops"] / peaks[p]["best_tflops"]
             rows.append(r)
             print(f"{frames:4d} frames × {clips:3d} clips  {p:4s}  {r['step_s']:7.3f} s/step  "
@@ -105,7 +121,7 @@ def main(argv=None) -> dict:
         if "fp32" in by and "bf16" in by:
             ratios[str(frames)] = by["bf16"]["frames_per_s"] / by["fp32"]["frames_per_s"]
     res = {
-        "benchmark": "training_throughput", "smoke": args.smoke, "preset": args.preset,
+        "benchmark": "training_throughput", "smoke": args.smoke, "preset": args.preset, "overrides": overrides,
         "threads": args.threads, "frames_per_step": args.frames_per_step, "machine": machine_info(),
         "peaks": {k: {"best_tflops": v["best_tflops"], "n": v["n"]} for k, v in peaks.items()},
         "bf16_over_fp32_matmul_peak": peaks["bf16"]["best_tflops"] / peaks["fp32"]["best_tflops"],
