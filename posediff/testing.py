@@ -348,7 +348,7 @@ class BoundSampler:
         self.settings = SamplingSettings(**loop)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("hypotheses", "steps", "flip", "clamp", "scale"):
+        if name in LOOP_KEYS:
             return getattr(self.__dict__["settings"], name)
         return getattr(self.__dict__["sampler"], name)
 

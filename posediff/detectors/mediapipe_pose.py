@@ -48,15 +48,17 @@ def _import_mediapipe() -> Any:
 
 
 @contextlib.contextmanager
-def _native_log_silenced() -> Iterator[None]:
-    """Keep MediaPipe's native start-up log (TFLite and absl lines written straight to file descriptor 2)
-    off the terminal; what was written is discarded. Python's own warnings of the deprecated protobuf API that
-    mediapipe 0.10.14 uses are ignored too."""
+def _quiet(native: bool) -> Iterator[None]:
+    """Ignore Python's warnings of the deprecated protobuf API that mediapipe 0.10.14 uses and, with ``native``,
+    keep MediaPipe's native start-up log (TFLite and absl lines written straight to file descriptor 2) off the
+    terminal; what was written there is discarded."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
         try:
-            fd = sys.stderr.fileno()
+            fd = sys.stderr.fileno() if native else None
         except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+            fd = None
+        if fd is None:
             yield
             return
         sys.stderr.flush()
@@ -133,13 +135,8 @@ class MediaPipePoseDetector(KeypointDetector):
         img = np.ascontiguousarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise InputError(f"image must be an (H, W, 3) uint8 RGB array; got {img.dtype} {tuple(img.shape)}")
-        if self._calls < 2:  # the native log is written when the graph starts and on its first frames
-            with _native_log_silenced():
-                found = self._open().process(img)
-        else:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
-                found = self._open().process(img)
+        with _quiet(native=self._calls < 2):  # the native log comes when the graph starts, on its first frames
+            found = self._open().process(img)
         self._calls += 1
         if found.pose_landmarks is None:
             return np.zeros((0, 33, 3))

@@ -200,16 +200,15 @@ def evaluate_protocols(
     threads = torch.get_num_threads()
 
     def tasks():
-        """(pass protocols, windows, labels, draws, generator) per batch, noise drawn in pass order."""
+        """(pass protocols, windows, labels, draws) per batch, noise drawn in pass order."""
         for group_protocols in passes:
             acts_all = action_lists[group_protocols[0]]
             shape = (H, lifter.frames, lifter.skeleton.num_joints, 3)
             noise = NoiseStream(seed, len(rows), n_draws, shape, rows[0]["x2d"].dtype)
-            gen = None
             for b0 in range(0, len(rows), batch_size):
                 chunk = rows[b0:b0 + batch_size]
                 draws = noise.take(len(chunk))
-                yield group_protocols, chunk, acts_all[b0:b0 + batch_size], draws, gen
+                yield group_protocols, chunk, acts_all[b0:b0 + batch_size], draws
 
     def collect(group_protocols: Sequence[str], res: dict[str, Any]) -> None:
         for p in group_protocols:
@@ -229,8 +228,8 @@ def evaluate_protocols(
         bar = tqdm(total=len(rows) * len(passes), unit="win", desc="evaluate", dynamic_ncols=True)
     try:
         if n_workers <= 1:
-            for group_protocols, chunk, acts, draws, gen in tasks():
-                collect(group_protocols, score_batch(ctx, chunk, acts, draws, gen, group_protocols))
+            for group_protocols, chunk, acts, draws in tasks():
+                collect(group_protocols, score_batch(ctx, chunk, acts, draws, group_protocols))
                 if bar is not None:
                     bar.update(len(chunk))
         else:
@@ -247,8 +246,8 @@ def evaluate_protocols(
             pending: deque = deque()
             with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="posediff-eval") as pool:
                 for task in tasks():
-                    group_protocols, chunk, acts, draws, gen = task
-                    pending.append((group_protocols, pool.submit(score_batch, ctx, chunk, acts, draws, gen,
+                    group_protocols, chunk, acts, draws = task
+                    pending.append((group_protocols, pool.submit(score_batch, ctx, chunk, acts, draws,
                                                                  group_protocols)))
                     while len(pending) > 2 * n_workers:
                         gp, fut = pending.popleft()

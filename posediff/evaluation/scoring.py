@@ -155,8 +155,8 @@ class ScoringContext:
     extras: Optional[dict[str, Any]] = None  # registered aggregators scored beside the standard rows, by name
 
 
-def score_batch(ctx: ScoringContext, chunk: list[dict], acts: list[Optional[str]], draws: Optional[list[Tensor]],
-                 generator: Optional[torch.Generator], protocols: Sequence[str]) -> dict[str, Any]:
+def score_batch(ctx: ScoringContext, chunk: list[dict], acts: list[Optional[str]], draws: list[Tensor],
+                protocols: Sequence[str]) -> dict[str, Any]:
     """Sample one batch of windows and score it for every protocol of a pass.
 
     Returns ``{"groups", "w" (B,) frame weights, "stats": {protocol: {(agg, metric): (B, M) weighted
@@ -165,8 +165,8 @@ def score_batch(ctx: ScoringContext, chunk: list[dict], acts: list[Optional[str]
     lifter = ctx.lifter
     dev = next(lifter.parameters()).device
     x2d_in = torch.stack([r["x2d"] for r in chunk]).to(dev)
-    hyps = lifter.sample(x2d_in, actions=None if all(a is None for a in acts) else acts, generator=generator,
-                         hypotheses=ctx.H, steps=ctx.M, draws=draws)
+    hyps = lifter.sample(x2d_in, actions=None if all(a is None for a in acts) else acts, hypotheses=ctx.H,
+                         steps=ctx.M, draws=draws)
     hyps = hyps.detach().to("cpu", torch.float64)  # (B, M, H, T, J, 3)
     b, m_here, h_n, t_n, j_n, _ = hyps.shape
     gt = torch.stack([r["x3d"] for r in chunk]).double()

@@ -63,12 +63,6 @@ class VideoKeypoints:
                 "frames_with_person": int(self.presence.any(0).sum())}
 
 
-def _detector_name(det: Any) -> str:
-    from ..registry import name_of
-
-    return name_of("detector", det) or type(det).__name__
-
-
 def detect_video(
     path: str | os.PathLike,
     detector: Any = None,
@@ -104,12 +98,13 @@ def detect_video(
     from ..data.formats import get_format
     from ..data.tracking import Detection, assemble_tracks
     from ..detectors import build_detector
+    from ..registry import name_of
 
     info = probe_video(path)
     det = build_detector(detector, **(detector_params or {}))
     fmt = get_format(det.keypoint_format)
     joints = fmt.num_joints
-    name = _detector_name(det)
+    name = name_of("detector", det) or type(det).__name__
     t0 = time.perf_counter()
     per_frame: list[list[Detection]] = []
     bar = None
