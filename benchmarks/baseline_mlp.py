@@ -200,11 +200,11 @@ def _git(*args: str) -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (shared with the other benchmarks: ``measure._cpu_model``)."""
+    """The CPU's model name (shared with the other benchmarks: ``measure.cpu_model``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from measure import _cpu_model
+    from measure import cpu_model as measured_cpu_model
 
-    return _cpu_model()
+    return measured_cpu_model()
 
 
 def public_command(argv: list[str], data: str) -> str:

@@ -156,7 +156,8 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (the platform's processor string where it has none)."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -171,7 +172,7 @@ def machine_info() -> dict:
     """CPU model, core count, torch threads and the bf16 / AMX instruction-set flags."""
     flags = _cpu_flags()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
             if cfg["mode"] == "diff":
                 h = lifter.sample(vx, generator=torch.Generator().manual_seed(0), hypotheses=1, steps=1)[:, -1, 0]
             else:
-                h = lifter._run_backbone(vx, torch.zeros(vx.shape[:3] + (3,)), torch.full((vx.shape[0],), T - 1),
+                h = lifter.run_denoiser(vx, torch.zeros(vx.shape[:3] + (3,)), torch.full((vx.shape[0],), T - 1),
                                          lifter.condition(None, vx.shape[0]))
         lifter.train()
         return 1000 * torch.linalg.vector_norm(h - vy, dim=-1).mean().item()
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             if cfg["mode"] == "diff":
                 loss = lifter.training_loss(x, y, generator=gen)
             else:
-                out = lifter._run_backbone(x, torch.zeros_like(y), torch.full((x.shape[0],), T - 1),
+                out = lifter.run_denoiser(x, torch.zeros_like(y), torch.full((x.shape[0],), T - 1),
                                            lifter.condition(None, x.shape[0]))
                 loss = torch.linalg.vector_norm(out.float() - y, dim=-1).mean()
         opt.zero_grad()

@@ -81,7 +81,7 @@ def reference_sample(
     """
     x2d = torch.as_tensor(x2d, dtype=torch.float32)
     b = x2d.shape[0]
-    labels = lifter._check_actions(actions, b)
+    labels = lifter.check_actions(actions, b)
     settings = lifter.settings_for(hypotheses=hypotheses, steps=steps, flip=flip)
 
     def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
@@ -170,7 +170,7 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
     x2d = torch.as_tensor(x2d, dtype=torch.float32)
     b = x2d.shape[0]
     settings = lifter.settings_for(hypotheses=hypotheses, steps=steps)
-    labels = lifter._check_actions(actions, b)
+    labels = lifter.check_actions(actions, b)
     cond_mod = lifter.conditioner
     had_cache = getattr(cond_mod, "cache", None)
     precision, compiled, fused = lifter.precision, lifter.compile_sampling, lifter.fuse_kernels
@@ -181,10 +181,10 @@ def variant_sample(lifter, x2d: Tensor, actions=None, *, variant: Variant, gener
                 cond_mod.clear_cache()
         if variant.precision == "bf16":
             lifter.fast_sampling("bf16", compile=variant.compile, fuse=variant.fuse)
-            run, _ = lifter._sampling_runner()
+            run, _ = lifter.sampling_runner()
         else:
             lifter.precision, lifter.compile_sampling = "fp32", False
-            run = lifter._run_backbone
+            run = lifter.run_denoiser
         cached = lifter.conditioner(labels, b) if variant.cache else None
         amp = (torch.autocast(x2d.device.type, dtype=torch.bfloat16) if variant.precision == "autocast"
                else contextlib.nullcontext())

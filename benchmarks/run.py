@@ -173,7 +173,7 @@ def flops_per_clip(lifter, x2d, actions, h: int, m: int, flip: bool) -> dict:
     """
     b = x2d.shape[0]
     with official_pattern(lifter), torch.no_grad():
-        labels = lifter._check_actions(actions, b)
+        labels = lifter.check_actions(actions, b)
         prompt = count_flops(lambda: lifter.conditioner(labels, b))
         cond = lifter.conditioner(labels, b)
         y = torch.zeros(b, *x2d.shape[1:3], 3)

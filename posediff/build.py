@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import interfaces, registry
-from .checkpoints import load_state_into
 from .errors import InputError, Problem, SpecError
 from .sampling import LOOP_KEYS, SamplingSettings
-from .sources import locate
 from .spec import CONTEXT_KEYS, DERIVED_CONTEXT, component_parameters, resolve_spec, kind_of_annotation
 
 __all__ = ["build", "build_component", "construct"]
@@ -103,15 +101,16 @@ def build(
     Args:
         source: ``"finepose-h36m"``, ``"path/to/spec.toml"``, a spec dict, or a lifter's ``.spec``.
         overrides: ``{"sampler.steps": 5}`` or ``["sampler.steps=5"]``.
-        weights: Optional weights to load into the built model: a posediff checkpoint, a training run
-            folder or a shipped model name (see :mod:`posediff.sources`). To load a checkpoint with the
-            spec it carries, use :func:`posediff.load`.
+        weights: Not accepted: ``build`` only builds (random weights). Loading has one entry point,
+            :func:`posediff.load`: ``posediff.load(weights)`` for a model with the spec its checkpoint
+            carries, ``posediff.load(weights, spec=source)`` to load weights into this spec.
 
     Returns:
         The lifter, in eval mode, with ``.spec`` the resolved spec (a plain dict).
 
     Raises:
         SpecError: every problem of the spec, found before any tensor is allocated.
+        InputError: ``weights=`` given (the message shows the ``posediff.load`` call to use).
 
     Example:
         >>> import posediff
@@ -119,6 +118,11 @@ def build(
         >>> lifter.spec["sampler"]["steps"]
         2
     """
+    if weights is not None:
+        raise InputError(
+            f"posediff.build makes a model with random weights and takes no weights= (got {str(weights)!r}); "
+            f"load weights with posediff.load({str(weights)!r}) (the spec the checkpoint carries) or "
+            f"posediff.load({str(weights)!r}, spec=...) (weights loaded into the spec you give)")
     from .geometry.skeletons import get_skeleton
     from .lifter import PoseLifter
 
@@ -132,9 +136,9 @@ def build(
         "joints": skeleton.num_joints,
     }
     conditioner = construct("conditioner", spec["conditioner"], {**context, "cond_dim": 0})
-    context["cond_dim"] = int(getattr(conditioner, "token_dim", 0) or 0)
+    context["cond_dim"] = int(conditioner.token_dim)  # a declared hook (Conditioner.token_dim)
     backbone = construct("backbone", spec["backbone"], context)
-    bad = [s["at"] for s in spec["fusion"] if s["at"] not in getattr(backbone, "hook_points", ())]
+    bad = [s["at"] for s in spec["fusion"] if s["at"] not in backbone.hook_points]
     if bad:
         raise SpecError([Problem("fusion", f"unknown hook point(s) {bad} for backbone {spec['backbone']['name']!r}",
                                  f"valid: {', '.join(backbone.hook_points)}")])
@@ -161,10 +165,4 @@ def build(
         max_rows=lifter_cfg["max_rows"],
     )
     lifter.eval()
-    if weights is not None:
-        where = locate(weights)
-        if where.weights is None:
-            raise InputError(f"weights: {where.label!r} is a spec, not weights; give a shipped model name ('h36m'), "
-                             "a training run folder or a posediff checkpoint")
-        load_state_into(lifter, where.weights)
     return lifter

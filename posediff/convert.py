@@ -501,8 +501,8 @@ def from_official(
 
     with expect_external_weights():
         lifter = build(base, overrides=overrides)
-    skeleton = getattr(lifter, "skeleton", None)
-    if skeleton is not None and skeleton.num_joints != info["joints"]:
+    skeleton = lifter.skeleton
+    if skeleton.num_joints != info["joints"]:
         raise CheckpointError(
             f"checkpoint: has {info['joints']} joints; the spec's skeleton {skeleton.name!r} has {skeleton.num_joints}"
         )

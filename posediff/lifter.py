@@ -232,7 +232,19 @@ class PoseLifter(nn.Module):
                                    "posediff.data.formats.interpolate_missing do this)")
         return x
 
-    def _check_actions(self, actions: Optional[Sequence[Optional[str]]], batch: int):
+    def check_actions(self, actions: Optional[Sequence[Optional[str]]], batch: int) -> Optional[list[Optional[str]]]:
+        """Checked action labels of ``batch`` clips, as the conditioner takes them.
+
+        Args:
+            actions: ``None``, one label for every clip, or one label (or ``None``/``""``: unknown) per clip.
+            batch: B, the number of clips.
+
+        Returns:
+            ``None`` when no clip has a label, else a list of B labels (``None`` where unknown).
+
+        Raises:
+            InputError: a wrong count or a label that is not a string.
+        """
         if actions is None:
             return None
         if isinstance(actions, str):
@@ -249,9 +261,18 @@ class PoseLifter(nn.Module):
 
     def condition(self, actions: Optional[Sequence[Optional[str]]], batch: int) -> Conditioning:
         """Conditioning of ``batch`` clips (cached per distinct prompt by the conditioner)."""
-        return self.conditioner(self._check_actions(actions, batch), batch)
+        return self.conditioner(self.check_actions(actions, batch), batch)
 
-    def _run_backbone(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+    def run_denoiser(self, x2d: Tensor, y_t: Tensor, t: Tensor, cond: Conditioning) -> Tensor:
+        """One denoiser call with the model's own modules (fp32 unless an autocast is around it).
+
+        Args:
+            x2d: ``(B, T, J, 2)`` normalised 2D input. y_t: ``(B, T, J, 3)`` noisy pose at step ``t``.
+            t: ``(B,)`` diffusion steps. cond: :meth:`condition` of the batch.
+
+        Returns:
+            ``(B, T, J, 3)`` the predicted clean pose, metres, root-relative.
+        """
         return self.backbone(x2d, y_t, t, cond, self.site_map)
 
     # ------------------------------------------------------------------ fast sampling
@@ -298,7 +319,17 @@ class PoseLifter(nn.Module):
         params = list(self.backbone.parameters()) + list(self.sites.parameters())
         return tuple((p._version, p.data_ptr(), p.device, p.dtype) for p in params)
 
-    def _sampling_runner(self) -> tuple[Callable[[Tensor, Tensor, Tensor, Conditioning], Tensor], bool]:
+    def prepare_sampling(self) -> None:
+        """Make now what sampling makes on its first call: the bf16 weight-cast (or compiled) copy of the
+        denoiser, cached until a weight changes.
+
+        Call it before sampling from several threads (``posediff evaluate --workers``), so the copy is made
+        once and not by whichever thread comes first; with fp32 and no compilation there is nothing to make.
+        """
+        with torch.no_grad():
+            self.sampling_runner()
+
+    def sampling_runner(self) -> tuple[Callable[[Tensor, Tensor, Tensor, Conditioning], Tensor], bool]:
         """The function that runs one (chunk of a) denoiser batch while sampling, and whether it
         needs bf16 autocast around it.
 
@@ -311,7 +342,7 @@ class PoseLifter(nn.Module):
         cast = bf16 and keep is not None
         autocast = bf16 and not cast
         if not cast and not self.compile_sampling:
-            return self._run_backbone, autocast
+            return self.run_denoiser, autocast
         key = (cast, self.compile_sampling, self.fuse_kernels)
         stamp = self._weights_stamp()
         copies = self.__dict__.setdefault("_cast_copies", {})
@@ -375,7 +406,7 @@ class PoseLifter(nn.Module):
         Chunks along K so that at most ``max_rows`` rows go through the backbone at once, and on CPU
         at most the cache-blocked :attr:`block_rows` (``dtype``: the token stream's dtype).
         """
-        run = self._run_backbone if run is None else run
+        run = self.run_denoiser if run is None else run
         b, k = y_t.shape[:2]
         step = self._rows_per_call(b, k, dtype)
         outs = []
@@ -420,7 +451,7 @@ class PoseLifter(nn.Module):
         if bool((tt < 0).any()) or bool((tt >= steps).any()):
             raise InputError(f"t must lie in [0, {steps - 1}]; got {tt.tolist()}")
         cond = self.condition(actions, b)
-        return self._run_backbone(x, y, tt, cond)
+        return self.run_denoiser(x, y, tt, cond)
 
     def sample(
         self,
@@ -451,7 +482,7 @@ class PoseLifter(nn.Module):
         with torch.no_grad():
             cond = self.condition(actions, b)
             # bf16: a weight-cast copy (no autocast); backbones without keep_fp32 get autocast
-            run, autocast = self._sampling_runner()
+            run, autocast = self.sampling_runner()
             stream = torch.bfloat16 if self.effective_precision == "bf16" else torch.float32
 
             def denoise(x2d_k: Tensor, y_k: Tensor, t_k: Tensor) -> Tensor:
@@ -607,5 +638,5 @@ class PoseLifter(nn.Module):
         noise = torch.randn(y.shape, generator=generator, device="cpu").to(self.device)
         y_t = self.sampler.add_noise(y, t, noise, clamp=self.sampling.clamp, scale=self.sampling.scale)
         cond = self.condition(actions, b)
-        x0 = self._run_backbone(x, y_t, t, cond)
+        x0 = self.run_denoiser(x, y_t, t, cond)
         return torch.linalg.vector_norm(x0.float() - y, dim=-1).mean()

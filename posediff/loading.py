@@ -1,9 +1,9 @@
 """One way to load a model: :func:`load` (``posediff.load``) from any source :mod:`posediff.sources` knows.
 
 The CLI (``lift``, ``evaluate``, ``stream``, ``export``), :func:`posediff.lift` and evaluation load their
-model with it, and ``posediff.build(..., weights=)`` resolves its weights with the same
-:func:`posediff.sources.locate`, so a source that works in one place works in all of them (``"demo"``,
-``"h36m"``, a run folder, a checkpoint).
+model with it, so a source that works in one place works in all of them (``"demo"``, ``"h36m"``, a run
+folder, a checkpoint). :func:`posediff.build` only builds (random weights); to put weights into a spec of
+your own, ``posediff.load(weights, spec=spec)``.
 """
 from __future__ import annotations
 
@@ -56,17 +56,26 @@ def _load(
     checkpoint: Literal["best", "last"] = "best",
     device: str = "cpu",
     untrained: bool = False,
+    spec: Any = None,
 ) -> tuple["PoseLifter", ModelSource]:
     """:func:`load`'s work: the lifter and its :class:`~posediff.sources.ModelSource`."""
     from .lifter import PoseLifter
 
     if isinstance(source, PoseLifter):
-        if overrides:
-            raise InputError("overrides apply when a model is built or loaded; got an already built PoseLifter")
+        if overrides or spec is not None:
+            what = "overrides" if overrides else "spec="
+            raise InputError(f"{what} apply when a model is built or loaded; got an already built PoseLifter")
         name = source.meta.get("name", "custom")
         return source.to(pick_device(device)), ModelSource("spec", source, str(name))
     where = locate(source, checkpoint=checkpoint)
-    if where.kind == "spec":
+    if spec is not None:
+        if where.weights is None:
+            raise InputError(f"{where.label!r} is a spec, not weights; with spec= give the weights to load into "
+                             "it: a shipped model name ('h36m'), a training run folder or a posediff checkpoint")
+        lifter = build(spec, overrides=overrides)
+        load_state_into(lifter, where.weights)
+        where.notes.append("built from the given spec; the weights were loaded into it")
+    elif where.kind == "spec":
         if not untrained:
             raise InputError(
                 f"{where.label!r} is a spec (a preset or spec file) and holds no trained weights; "
@@ -90,6 +99,7 @@ def load(
     checkpoint: Literal["best", "last"] = "best",
     device: str = "cpu",
     untrained: bool = False,
+    spec: Any = None,
     details: bool = False,
 ) -> "PoseLifter | tuple[PoseLifter, ModelSource]":
     """Load a model from a shipped name, a training run, a checkpoint file — the one way every entry point uses.
@@ -103,6 +113,10 @@ def load(
         checkpoint: Which checkpoint of a run folder (``"best"`` or ``"last"``).
         device: ``"cpu"`` (default), ``"auto"``, ``"cuda"`` or ``"cuda:N"``.
         untrained: Allow a spec source (random weights) instead of refusing it.
+        spec: Build this spec (preset name, spec file, dict or a lifter's ``.spec``; ``overrides`` apply to it)
+            instead of the one the checkpoint carries, and load ``source``'s weights into it. The weights must
+            fit it key for key and shape for shape (a :class:`~posediff.errors.CheckpointError` says which do
+            not); use it for run-time changes the checkpoint's own spec lacks.
         details: Also return where the model came from: a :class:`~posediff.sources.ModelSource` (label for
             reports, weights file, run folder, training settings, notes; :meth:`ModelSource.record` adds the
             weights' SHA-256 and training step).
@@ -120,7 +134,8 @@ def load(
         >>> lifter.frames
         27
     """
-    lifter, where = _load(source, overrides=overrides, checkpoint=checkpoint, device=device, untrained=untrained)
+    lifter, where = _load(source, overrides=overrides, checkpoint=checkpoint, device=device, untrained=untrained,
+                          spec=spec)
     return (lifter, where) if details else lifter
 
 

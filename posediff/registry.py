@@ -31,6 +31,7 @@ __all__ = [
     "KINDS",
     "entry_points",
     "describe_entry_point",
+    "entry_point_provider",
     "name_of",
     "ComponentInfo",
     "register",
@@ -188,7 +189,8 @@ def _dist_name(ep: md.EntryPoint) -> str:
     return dist.name if dist is not None else "unknown"
 
 
-def _ep_provider(ep: md.EntryPoint) -> str:
+def entry_point_provider(ep: md.EntryPoint) -> str:
+    """The distribution that provides an entry point, as ``"name version"`` (``posediff plugins`` lists it)."""
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "unknown distribution"
@@ -212,7 +214,7 @@ def describe_entry_point(kind: str, ep: md.EntryPoint) -> str:
 
 
 def _describe_ep(kind: str, ep: md.EntryPoint) -> str:
-    return f"{_ep_provider(ep)} (entry point {ENTRY_POINT_PREFIX}{kind}: {ep.name} = {ep.value})"
+    return f"{entry_point_provider(ep)} (entry point {ENTRY_POINT_PREFIX}{kind}: {ep.name} = {ep.value})"
 
 
 def _load_ep(kind: str, name: str, ep: md.EntryPoint) -> Any:
@@ -321,7 +323,7 @@ def provider(kind: str, name: str) -> str:
     _check_kind(kind)
     eps = _entry_points(kind).get(name, ())
     if eps:
-        return ", ".join(_ep_provider(ep) for ep in eps)
+        return ", ".join(entry_point_provider(ep) for ep in eps)
     if (kind, name) in _table:
         return _table[(kind, name)][1]
     raise unknown_component_error(kind, name)
@@ -383,7 +385,7 @@ def load_plugins(kinds: tuple[str, ...] = KINDS) -> list[PluginReport]:
     reports = []
     for kind in kinds:
         for name, eps in _entry_points(kind).items():
-            prov = ", ".join(_ep_provider(ep) for ep in eps)
+            prov = ", ".join(entry_point_provider(ep) for ep in eps)
             try:
                 get(kind, name)
             except Exception as exc:  # noqa: BLE001 - reported, not raised

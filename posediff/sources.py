@@ -1,8 +1,7 @@
 """What a model source names: a shipped model, a training run, a checkpoint file, or a spec.
 
 :func:`locate` only looks (it builds nothing and reads no weights), so every entry point — the CLI,
-:func:`posediff.lift`, ``posediff evaluate``, :func:`posediff.build` with ``weights=`` and
-:func:`posediff.load` — agrees on what a string means:
+:func:`posediff.lift`, ``posediff evaluate`` and :func:`posediff.load` (through which all of them load) — agrees on what a string means:
 
 ====================================  ===========  ==============================================
 source                                kind         weights file

@@ -112,13 +112,13 @@ def test_reference_equals_fp32_fast_path_and_bf16_is_close():
     assert 0 < diff < 0.05                                    # bf16 rounding only (metres)
     assert (bf16[..., 0, :] == 0).all()
     # the weight-cast copy is cached, and rebuilt when the weights change
-    first = lifter._sampling_runner()[0]
+    first = lifter.sampling_runner()[0]
     lifter.sample(x, ["Walking", "Eating"], generator=_gen())
-    assert lifter._sampling_runner()[0] is first
+    assert lifter.sampling_runner()[0] is first
     with torch.no_grad():
         lifter.backbone.head.bias.add_(1.0)
     moved = lifter.sample(x, ["Walking", "Eating"], generator=_gen())
-    assert lifter._sampling_runner()[0] is not first
+    assert lifter.sampling_runner()[0] is not first
     assert (moved - bf16).abs().max() > 0.01
     # the master weights stay fp32 and out of the copy's reach
     assert all(p.dtype == torch.float32 for p in lifter.parameters())

@@ -36,7 +36,7 @@ def _x2d(lifter, seed=1):
 
 def test_bf16_copy_keeps_layernorm_parameters_fp32():
     lifter = _lifter(1.003).fast_sampling("bf16")
-    run, _ = lifter._sampling_runner()
+    run, _ = lifter.sampling_runner()
     _, _, backbone, site_map = lifter._cast_copies[next(iter(lifter._cast_copies))]
     norms = [m for m in backbone.modules() if isinstance(m, nn.LayerNorm)]
     norms += [m for s in site_map.values() for m in s.modules() if isinstance(m, nn.LayerNorm)]
@@ -99,8 +99,8 @@ def test_block_rows_gives_the_same_samples_and_is_validated():
     x = _x2d(lifter)
     whole = lifter.fast_sampling("fp32", block_rows=0).sample(x, generator=torch.Generator().manual_seed(3))
     calls = []
-    orig = lifter._run_backbone
-    lifter._run_backbone = lambda *a: calls.append(a[0].shape[0]) or orig(*a)
+    orig = lifter.run_denoiser
+    lifter.run_denoiser = lambda *a: calls.append(a[0].shape[0]) or orig(*a)
     blocked = lifter.fast_sampling("fp32", block_rows=1).sample(x, generator=torch.Generator().manual_seed(3))
     assert calls and set(calls) == {2}  # 2 clips, 1 copy each per call
     assert (whole - blocked).abs().max() < 1e-5

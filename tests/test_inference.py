@@ -50,7 +50,7 @@ def stub():
         z = x2d[..., 1].mean(dim=(1, 2), keepdim=True).unsqueeze(-1).expand(*x2d.shape[:-1], 1)
         return torch.cat([x2d, z], dim=-1)
 
-    model._run_backbone = run_backbone
+    model.run_denoiser = run_backbone
     return model
 
 

@@ -58,13 +58,30 @@ def test_a_spec_is_not_weights_unless_asked():
     lifter, where = _quiet(posediff.load, "finepose-tiny", untrained=True, details=True)
     assert "untrained" in where.label and where.weights is None
     with pytest.raises(InputError, match="is a spec, not weights"):
-        posediff.build("finepose-tiny", weights="finepose-tiny")
+        posediff.load("finepose-tiny", spec="finepose-tiny")
+
+
+def test_build_only_builds_and_names_the_loader():
+    # build(weights=) was a second way to load (issue 20, item 4); it now says which posediff.load call to use
+    with pytest.raises(InputError, match=r"random weights.*posediff.load\('demo'\).*posediff.load\('demo', spec=\.\.\.\)"):
+        posediff.build("finepose-tiny", weights="demo")
+
+
+def test_load_into_a_given_spec_keeps_that_spec():
+    demo = _quiet(posediff.load, "demo")
+    model, where = _quiet(posediff.load, "demo", spec=demo.spec, overrides={"sampler.steps": 1}, details=True)
+    assert model.spec["sampler"]["steps"] == 1 and demo.spec["sampler"]["steps"] != 1
+    assert any("given spec" in n for n in where.notes) and not model.training
+    for k, v in demo.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k]), k
+    with pytest.raises(InputError, match="spec= apply when"):
+        posediff.load(demo, spec=demo.spec)
 
 
 def test_every_entry_point_accepts_the_same_sources(tmp_path):
     demo = _quiet(posediff.load, "demo")
     ref = demo.state_dict()
-    built = _quiet(posediff.build, demo.spec, weights="demo").state_dict()  # a shipped name as weights=
+    built = _quiet(posediff.load, "demo", spec=demo.spec).state_dict()  # a shipped name into a given spec
     model, where = _quiet(posediff.load, "demo", device="cpu", details=True)
     info = where.record()
     assert info["source"] == "shipped weights 'demo'" and len(info["sha256"]) == 64
@@ -84,6 +101,7 @@ def test_overrides_reach_the_loaded_model():
 
 
 def test_weights_of_another_shape_give_a_checkpoint_error_not_a_torch_error():
-    # build(weights=) with a checkpoint of another width raised torch's RuntimeError (size mismatch)
+    # build(weights=) with a checkpoint of another width raised torch's RuntimeError (size mismatch); the same
+    # load now goes through posediff.load(spec=)
     with pytest.raises(CheckpointError, match=r"differ in shape, e.g. .*posediff.load reads the spec"):
-        _quiet(posediff.build, "finepose-tiny", weights="demo")
+        _quiet(posediff.load, "demo", spec="finepose-tiny")

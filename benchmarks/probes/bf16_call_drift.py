@@ -32,8 +32,8 @@ def report(name, out):
     print(f"{name:28s} ratio per t {[round(float(v),5) for v in r]} maxdiff {float((out-ref).abs().max()):.4f}", flush=True)
 # current fast path
 lifter.fast_sampling("bf16")
-run, _ = lifter._sampling_runner()
+run, _ = lifter.sampling_runner()
 report("fast path (bf16 copy)", call(run))
 lifter.fuse_kernels = False
-run2, _ = lifter._sampling_runner()
+run2, _ = lifter.sampling_runner()
 report("bf16 copy, unfused", call(run2))

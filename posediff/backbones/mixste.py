@@ -112,7 +112,7 @@ class MixSTEBackbone(Backbone):
     keep_fp32: tuple[str, ...] = ("embed", "spatial_pos", "time_embed", "head_norm", "head")
     """Parts that a reduced-precision inference copy keeps in fp32 (input stage and output head: cheap,
     and they set the precision of the noisy input and of x̂0); see ``PoseLifter`` precision ``"bf16"``.
-    The copy also keeps every LayerNorm's parameters in fp32 (see ``PoseLifter._sampling_runner``)."""
+    The copy also keeps every LayerNorm's parameters in fp32 (see ``PoseLifter.sampling_runner``)."""
 
     # ------------------------------------------------------------------ spec helpers
     @staticmethod

@@ -182,7 +182,7 @@ def run_demo(out_dir: str | Path = "demo_out", *, weights: str | None = None, se
     for name in list_components("aggregator"):
         try:
             agg = build_component("aggregator", {"name": name}, skeleton=res.skeleton, joints=gt.shape[1])
-            needs = set(getattr(agg, "needs", ()))
+            needs = set(agg.needs)  # a declared hook (Aggregator.needs)
             if needs - {"camera", "target"}:
                 continue
             kwargs = {"x2d": x2d}

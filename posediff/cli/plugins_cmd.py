@@ -31,7 +31,7 @@ def _listing() -> list[dict]:
     rows = []
     for kind in (*registry.KINDS, "preset"):
         for name, eps in sorted(registry.entry_points(kind).items()):
-            rows.append({"kind": kind, "name": name, "provider": ", ".join(registry._ep_provider(e) for e in eps),
+            rows.append({"kind": kind, "name": name, "provider": ", ".join(registry.entry_point_provider(e) for e in eps),
                          "target": ", ".join(e.value for e in eps)})
     return rows
 
@@ -43,7 +43,7 @@ def _check_presets() -> list[dict]:
 
     rows = []
     for name, eps in sorted(registry.entry_points("preset").items()):
-        provider = ", ".join(registry._ep_provider(e) for e in eps)
+        provider = ", ".join(registry.entry_point_provider(e) for e in eps)
         try:
             resolve_spec(name)
         except Exception as exc:  # noqa: BLE001 - reported, not raised

@@ -240,9 +240,7 @@ def evaluate_protocols(
             # splitting itself across them (results are collected in batch order, so they do not depend
             # on the scheduling)
             torch.set_num_threads(1)
-            if hasattr(lifter, "_sampling_runner"):
-                with torch.no_grad():
-                    lifter._sampling_runner()  # build the reduced-precision copy once, before the threads
+            lifter.prepare_sampling()  # build the reduced-precision copy once, before the threads
             pending: deque = deque()
             with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="posediff-eval") as pool:
                 for task in tasks():

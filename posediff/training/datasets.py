@@ -214,7 +214,7 @@ def accepted_actions(lifter, labels: Iterable[str]) -> tuple[dict[str, Optional[
     """
     from ..errors import PosediffError
 
-    cond = getattr(lifter, "conditioner", None)
+    cond = lifter.conditioner
     out: dict[str, Optional[str]] = {}
     rejected: list[str] = []
     for label in dict.fromkeys(labels):

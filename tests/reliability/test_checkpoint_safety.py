@@ -112,7 +112,7 @@ def test_corrupted_checkpoint_is_a_clear_checkpoint_error(kind, tmp_path, d3dp_l
     path = tmp_path / "model.pt"
     C.save_lifter(d3dp_lifter, path)
     _corrupt(kind, path)
-    for load in (C.read_checkpoint, posediff.load, lambda p: posediff.build("d3dp-tiny", weights=p)):
+    for load in (C.read_checkpoint, posediff.load, lambda p: posediff.load(p, spec="d3dp-tiny")):
         with pytest.raises(CheckpointError) as info:
             load(path)
         msg = str(info.value)
@@ -183,7 +183,7 @@ def _clip_weights(path, tmp):
 TORCH_LOADERS = {
     "read_checkpoint": lambda p, t: C.read_checkpoint(p),
     "posediff.load": lambda p, t: posediff.load(p),
-    "build(weights=)": lambda p, t: posediff.build("d3dp-tiny", weights=p),
+    "load(spec=)": lambda p, t: posediff.load(p, spec="d3dp-tiny"),
     "convert.read_official": lambda p, t: posediff.convert.read_official(p),
     "convert.from_official": lambda p, t: posediff.convert.from_official(p, spec="d3dp-tiny"),
     "posediff.lift(weights=)": lambda p, t: posediff.lift(np.zeros((5, 17, 2)), weights=p),

@@ -362,7 +362,7 @@ def test_table_covers_every_entry_point_and_category():
 
 # ---------------------------------------------------------------------- missing files: the path is named
 MISSING = [
-    ("build(weights=)", lambda p: posediff.build("d3dp-tiny", weights=p / "none.pt"), CheckpointError),
+    ("load(spec=)", lambda p: posediff.load(p / "none.pt", spec="d3dp-tiny"), CheckpointError),
     ("posediff.load", lambda p: posediff.load(p / "none.pt"), CheckpointError),
     ("convert.from_official", lambda p: posediff.convert.from_official(p / "none.bin"), CheckpointError),
     ("spec file", lambda p: posediff.build(str(p / "none.toml")), SpecError),
