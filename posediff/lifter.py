@@ -618,6 +618,7 @@ class PoseLifter(nn.Module):
         y3d: Any,
         actions: Optional[Sequence[Optional[str]]] = None,
         generator: Optional[torch.Generator] = None,
+        step: Optional[int] = None,
     ) -> Tensor:
         """The official x0 objective: MPJPE between x̂0 and the root-zeroed target (reference §4.2).
 
@@ -625,6 +626,14 @@ class PoseLifter(nn.Module):
 
         Args:
             x2d: ``(B, T, J, 2)``; y3d: ``(B, T, J, 3)`` metres (root set to 0 here).
+            actions: One label per clip (``None``: the neutral prompt).
+            generator: Source of the steps and the noise.
+            step: Every clip at this diffusion step instead of ``t ~ U{0..T-1}``. ``T - 1`` (the training
+                objective ``"regression"``) makes the denoiser a regressor of the 2D: its pose input is
+                (almost) pure noise there, and one sampling step returns its prediction.
+
+        Raises:
+            InputError: ``step`` outside ``[0, T-1]``.
         """
         x = self._check_x2d(x2d)
         b = x.shape[0]
@@ -634,7 +643,12 @@ class PoseLifter(nn.Module):
         y = y.clone()
         y[..., self.skeleton.root, :] = 0.0
         steps = int(self.sampler.schedule.timesteps)
-        t = torch.randint(0, steps, (b,), generator=generator, device="cpu").to(self.device)
+        if step is None:
+            t = torch.randint(0, steps, (b,), generator=generator, device="cpu").to(self.device)
+        else:
+            if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < steps:
+                raise InputError(f"step must be an int in [0, {steps - 1}] (the schedule's steps); got {step!r}")
+            t = torch.full((b,), step, dtype=torch.long, device=self.device)
         noise = torch.randn(y.shape, generator=generator, device="cpu").to(self.device)
         y_t = self.sampler.add_noise(y, t, noise, clamp=self.sampling.clamp, scale=self.sampling.scale)
         cond = self.condition(actions, b)

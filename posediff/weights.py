@@ -11,8 +11,11 @@ Each shipped model is ``posediff/assets/weights/<name>.pt`` (a posediff checkpoi
 The hash in the record is checked every time the weights are resolved, so a damaged or swapped file is
 refused with a :class:`~posediff.errors.CheckpointError` instead of silently giving other poses.
 
-Names: the model names (``finepose-small-h36m`` …) and the aliases of :data:`ALIASES` (``"h36m"`` = the
-default model for Human3.6M-like 2D). ``"demo"`` is the small synthetic-data model kept for tests.
+Names: the model names (``finepose-base-h36m``, ``finepose-small-h36m`` …) and the aliases of
+:data:`ALIASES`: ``"h36m"`` is the default model for Human3.6M-like 2D (``finepose-base-h36m``, an 81-frame
+window: 1.6 s of context at 50 Hz), ``"h36m-streaming"`` the short-window model for live use
+(``finepose-small-h36m``, 9 frames: its default look-ahead is 4 frames, 133 ms at 30 fps, against 40 frames,
+1.33 s, for the 81-frame model). ``"demo"`` is the small synthetic-data model kept for tests.
 """
 from __future__ import annotations
 
@@ -24,14 +27,20 @@ from typing import Any
 from .checkpoints import file_sha256
 from .errors import CheckpointError, InputError
 
-__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "DEMO_CHECKPOINT", "list_weights", "weights_path", "weights_record",
+__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "STREAMING_WEIGHTS", "DEMO_CHECKPOINT", "list_weights", "weights_path", "weights_record",
            "is_weights_name", "demo_checkpoint_path"]
 
-ALIASES: dict[str, str] = {"h36m": "finepose-small-h36m"}
+ALIASES: dict[str, str] = {"h36m": "finepose-base-h36m", "h36m-streaming": "finepose-small-h36m"}
 """Short names of shipped models."""
 
 DEFAULT_WEIGHTS = "h36m"
-"""What ``posediff lift`` and :func:`posediff.lift` use when no weights are given."""
+"""What ``posediff lift``, :func:`posediff.lift`, ``posediff evaluate`` and the demo use when no weights are
+given: the 81-frame model."""
+
+STREAMING_WEIGHTS = "h36m-streaming"
+"""What ``posediff stream`` uses when no weights are given: the 9-frame model, whose output waits for
+fewer future frames (look-ahead ``F // 2`` = 4 frames, 133 ms at 30 fps; the 81-frame model: 40 frames,
+1.33 s)."""
 
 
 DEMO_CHECKPOINT = "demo_lifter.pt"

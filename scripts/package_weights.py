@@ -15,7 +15,12 @@ Usage::
 A run that continued an earlier one (``posediff train --init <earlier run>/checkpoints/last.pt``, a warm
 restart of the schedule) is packaged with ``--previous <the earlier model's record>.json``: the record then
 lists both stages (command, commit, steps, minutes of each) under ``stages`` and its ``steps``,
-``cpu_minutes`` and ``wall_minutes`` are the totals over the stages.
+``cpu_minutes`` and ``wall_minutes`` are the totals over the stages. ``--previous`` may be given several
+times (their stages are listed in that order) and may name a campaign's training record
+(``benchmarks/results/training/<name>.json``) with ``:N`` for its first N stages, e.g. the shipped 81-frame
+model: ``--previous posediff/assets/weights/finepose-small-h36m.json
+--previous benchmarks/results/training/finepose-base-h36m.json:3:3`` (its stage 3 alone, 1-based: the first
+81-frame stage; ``FILE:N`` is stages 1 to N).
 """
 from __future__ import annotations
 
@@ -45,25 +50,50 @@ def cpu_minutes(log: Path, name: str) -> float | None:
     for line in log.read_text().splitlines():
         parts = line.split()
         if len(parts) == 4 and parts[2] == name:
-            best = max(best or 0, int(parts[3]))
+            best = max(best or 0.0, float(parts[3]))  # the logger writes seconds with a decimal
     return None if best is None else round(best / 60.0, 1)
 
 
 STAGE_KEYS = ("command", "commit", "steps", "wall_minutes", "cpu_minutes", "threads", "train_config")
 
 
-def with_previous_stage(record: dict, previous: dict) -> dict:
+def stages_of(record: dict, first: int = 1, last: int | None = None) -> list[dict]:
+    """Stages ``first`` to ``last`` (1-based, inclusive; ``last=None``: to the end) of a record.
+
+    A record without ``stages`` is one stage. Each stage keeps :data:`STAGE_KEYS` and, where the record has
+    them, its ``name``, ``cpu_model`` and ``amp_used``.
+    """
+    stages = list(record.get("stages") or [{k: record.get(k) for k in STAGE_KEYS}])
+    picked = stages[first - 1:last]
+    if not picked or first < 1 or (last is not None and last > len(stages)):
+        raise SystemExit(f"stages {first}..{last or len(stages)} asked of a record with {len(stages)} stage(s)")
+    keys = STAGE_KEYS + ("name", "cpu_model", "amp_used")
+    return [{k: st[k] for k in keys if k in st} for st in picked]
+
+
+def previous_stages(arg: str) -> list[dict]:
+    """The stages named by one ``--previous`` argument: ``FILE``, ``FILE:N`` (1..N) or ``FILE:A:B`` (A..B)."""
+    parts = arg.split(":")
+    bounds = [int(x) for x in parts[1:]]
+    if len(bounds) > 2:
+        raise SystemExit(f"--previous {arg!r}: expected FILE, FILE:N or FILE:A:B")
+    first, last = (1, bounds[0]) if len(bounds) == 1 else (tuple(bounds) if bounds else (1, None))
+    return stages_of(json.loads(Path(parts[0]).read_text()), first, last)
+
+
+def with_previous_stage(record: dict, previous: dict | list[dict]) -> dict:
     """``record`` (of the last stage) with the stages before it listed and the totals summed.
 
     Args:
         record: The record of the stage just packaged.
-        previous: The record of the model it was initialised from (itself possibly multi-stage).
+        previous: The record of the model it was initialised from (itself possibly multi-stage), or the
+            list of earlier stages (:func:`previous_stages`).
 
     Returns:
         A new record: ``stages`` = the previous stages then this one; ``steps``, ``wall_minutes`` and
         ``cpu_minutes`` are totals (``cpu_minutes`` None when a stage lacks it).
     """
-    stages = list(previous.get("stages") or [{k: previous.get(k) for k in STAGE_KEYS}])
+    stages = list(previous) if isinstance(previous, list) else stages_of(previous)
     stages.append({k: record.get(k) for k in STAGE_KEYS})
     out = dict(record)
     out["stages"] = stages
@@ -83,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-file", type=Path, required=True, help="the training data file (hashed)")
     ap.add_argument("--cpu-log", type=Path, help="CPU-seconds log written while the run trained")
     ap.add_argument("--cpu-name", help="process name in the CPU log (default: the spec's name)")
-    ap.add_argument("--previous", type=Path, help="record (JSON) of the model this run was initialised from")
+    ap.add_argument("--previous", action="append", default=[],
+                    help="record (JSON) of the model this run was initialised from; repeatable; FILE:N or FILE:A:B "
+                    "for stages 1..N or A..B of a multi-stage record")
     ap.add_argument("--checkpoint", default="last.pt", help="which checkpoint of the run (e.g. step_00007000.pt)")
     ap.add_argument("--cpu-minutes", type=float, help="CPU-minutes up to that checkpoint (default: from --cpu-log, "
                     "the whole run)")
@@ -146,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         "stored_tensors": len(state) - len(regen),
         "rebuilt_from_spec": regen,
     }
-    if args.previous is not None:
-        record = with_previous_stage(record, json.loads(args.previous.read_text()))
+    if args.previous:
+        record = with_previous_stage(record, [st for arg in args.previous for st in previous_stages(arg)])
     if args.results and args.results.is_file():
         record["results"] = json.loads(args.results.read_text())
     pt.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")

@@ -131,11 +131,41 @@ def _val(rep, agg, metric="mpjpe_mm", group=None, step=-1):
 
 
 CONTEXT_MODEL = "finepose-base-h36m"
-"""The long-context model of issue 19's training campaign (81 frames)."""
+"""The long-context model of issue 19's training campaign (81 frames), shipped as ``weights="h36m"``."""
 
-CONTEXT_EVALS = (("finepose-base-h36m", "stage 1"), ("finepose-base-h36m-stage2", "stage 2"))
+SHIPPED_CONTEXT_EVAL = "finepose-base-h36m-stage2"
+"""The evaluation ``NAME`` of the checkpoint whose EMA tensors ``posediff/assets/weights/finepose-base-h36m.pt``
+holds unchanged (``scripts/package_weights.py`` copies them in fp32; checked tensor for tensor when packaged)."""
+
+CONTEXT_EVALS = (("finepose-base-h36m", "stage 1"), ("finepose-base-h36m-stage2", "stage 2 (shipped as `h36m`)"))
 """The evaluated checkpoints of the campaign, in order: the ``NAME`` given to ``scripts/evaluate_context.sh`` and
 the stage it comes from. The last one evaluated stands for the model in the targets table."""
+
+
+def default_model_summary() -> list[str]:
+    """The summary's first line: the default (81-frame) model's held-out figures, from the evaluation of the
+    checkpoint it was packaged from (:data:`SHIPPED_CONTEXT_EVAL`)."""
+    rec = _load(REPO / "posediff" / "assets" / "weights" / f"{CONTEXT_MODEL}.json")
+    allw = _report(SHIPPED_CONTEXT_EVAL, "h36m-S8-all-fast", "deployable")
+    det_ = _load(RESULTS / "eval" / f"{SHIPPED_CONTEXT_EVAL}-detector-like.json")
+    hp = _report(SHIPPED_CONTEXT_EVAL, "3dhp-TS5-TS6", "deployable")
+    if not (rec and allw and det_ and hp):
+        return []
+    r3 = next(r for r in det_["results"] if r["noise_px"] == 3 and not r.get("smooth_frames"))
+    small = _report(MODELS[0], "h36m-S8-all-fast", "deployable")
+    small_det = _load(RESULTS / "eval" / f"{MODELS[0]}-detector-like.json")
+    s3 = next((r for r in small_det["results"] if r["noise_px"] == 3 and not r.get("smooth_frames")), None) \
+        if small_det else None
+    return [f"- **The default model** (`weights=\"h36m\"`, `{CONTEXT_MODEL}`, 81 frames, "
+            f"{rec['trainable_parameters']:,} trainable parameters, {rec['steps']:,} steps in {len(rec['stages'])} "
+            f"stages, {_f(rec['cpu_minutes'])} training CPU-minutes including the 9-frame model it started from): "
+            f"held-out S8, ground-truth 2D, every window, `fast` sampling, deployable P-Agg **{_f(_val(allw, 'P-Agg'))} mm** "
+            f"(the 9-frame `{MODELS[0]}`: {_f(_val(small, 'P-Agg'))} mm); detector-like input (3 px, 3 % dropped, no "
+            f"camera, `lift` defaults) **{_f(r3['mpjpe_mm'])} mm** ({_f(s3 and s3['mpjpe_mm'])} mm) with "
+            f"acceleration error {_f(r3['accel_mm'])} mm/frame² ({_f(s3 and s3['accel_mm'])}); MPI-INF-3DHP TS5/TS6 "
+            f"PCK@150 **{_f(_val(hp, 'P-Agg', 'pck'))} %**. Its weights file holds the EMA tensors of the checkpoint "
+            f"evaluated as `{SHIPPED_CONTEXT_EVAL}` ([the campaign](#temporal-context-the-81-frame-campaign-in-progress)). "
+            "The tables below the campaign describe the 9-frame models.", ]
 
 
 def context_section() -> list[str]:
@@ -147,8 +177,8 @@ def context_section() -> list[str]:
         return []
     L = ["## Temporal context: the 81-frame campaign (in progress)", "",
          f"`{CONTEXT_MODEL}` is `finepose-small-h36m`'s architecture over an **81-frame** window (1.6 s at 50 Hz, "
-         "MixSTE's 81-frame setting) instead of 9, trained from the 9-frame weights (`--init h36m`, the temporal "
-         "embedding resampled in time; [Training](training.md#longer-context-from-a-shorter-model-init-across-clip-lengths)) "
+         "MixSTE's 81-frame setting) instead of 9, trained from the 9-frame weights (`--init h36m`, the name of "
+         "the 9-frame model when stage 1 ran, `h36m-streaming` now; the temporal embedding resampled in time; [Training](training.md#longer-context-from-a-shorter-model-init-across-clip-lengths)) "
          "by a campaign that continues across sessions with `--resume`.", ""]
     if tput:
         rows = {(r["frames"], r["precision"]): r for r in tput["rows"]}
@@ -199,7 +229,8 @@ def context_section() -> list[str]:
               "| checkpoint (NAME) | stage | step (of its stage) | S8 P-Agg | detector-like MPJPE | its acceleration error | "
               "the same with `--smooth 2` | 3DHP PCK@150 |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for name, stage, a, r, h in [(MODELS[0], "the 9-frame start (shipped)", *measured(MODELS[0]))] + evaluated:
+        for name, stage, a, r, h in [(MODELS[0], "the 9-frame start (shipped as `h36m-streaming`)",
+                                      *measured(MODELS[0]))] + evaluated:
             step_ = (a.get("model") or {}).get("step")
             sm = detector_like(name, 2.0) or detector_like(name, 2.0, "-smooth")
             L.append(f"| `{name}` | {stage} | {_f(step_, 0) if step_ is not None else '—'} | {_f(_val(a, 'P-Agg'))} mm | "
@@ -252,7 +283,9 @@ def render() -> str:
     mlp = max(mlps, key=mlp_minutes) if mlps else None
     L: list[str] = ["<!-- generated by scripts/results_page.py from benchmarks/results/ — do not edit by hand -->",
                     "# Results on real data", ""]
-    L += ["The shipped models (`weights=\"h36m\"` = `finepose-small-h36m`, and `d3dp-small-h36m`) were trained by "
+    L += ["The shipped models (`weights=\"h36m\"` = `finepose-base-h36m`, 81 frames, the default; "
+          "`weights=\"h36m-streaming\"` = `finepose-small-h36m`, the same architecture over 9 frames, the default "
+          "of streaming; and `d3dp-small-h36m`, 9 frames without prompts) were trained by "
           "posediff on Human3.6M **S1, S5, S6, S7** with ground-truth 2D and the CPU recipe, on one thread of a "
           "2-core CPU. **S8 is held out**: every number on this page describes exactly the weights a user gets. "
           "S8 is a training subject of the official split standing in for the test subjects S9/S11 (not in this "
@@ -266,7 +299,7 @@ def render() -> str:
         fp, dd = (_val(dep[m], "P-Agg") for m in MODELS)
         mm = mlp["final"]["mpjpe_action_mean_mm"]
         rec = records[MODELS[0]] or {}
-        L += ["## Summary", "",
+        L += ["## Summary", ""] + default_model_summary() + [
               f"- Deployable protocol, ground-truth 2D, P-Agg MPJPE on held-out S8 (mean over actions): "
               f"**`finepose-small-h36m` {_f(fp)} mm**, `d3dp-small-h36m` {_f(dd)} mm, after "
               f"{_f(rec.get('cpu_minutes'))} and {_f((records[MODELS[1]] or {}).get('cpu_minutes'))} training "

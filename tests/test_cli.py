@@ -191,7 +191,7 @@ def test_lift_without_weights_uses_the_shipped_h36m_model(capsys, tmp_path):
                             "--out", str(out), "--quiet", "--hypotheses", "1", "--steps", "1")
     assert code == 0, err
     res = posediff.inference.load_result(out)
-    assert res.metadata["weights"] == "h36m" and res.metadata["model"] == "finepose-small-h36m"
+    assert res.metadata["weights"] == "h36m" and res.metadata["model"] == "finepose-base-h36m"
 
 
 def test_lift_with_no_usable_joint_is_an_error_and_writes_nothing(capsys, tmp_path, tiny_ckpt):

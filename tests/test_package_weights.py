@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,6 +33,21 @@ def test_stages_are_listed_and_totals_summed():
     assert three["steps"] == 14000 and three["cpu_minutes"] is None  # unknown when one stage is unknown
 
 
+def test_previous_stages_can_be_picked_from_several_records(tmp_path):
+    P = _script()
+    shipped = P.with_previous_stage(_stage("b", 7000, 84.8, 82.8), _stage("a", 5000, 97.1, 57.2))
+    campaign = {"stages": [dict(_stage(c, 1, 1.0, 1.0), name=c, cpu_model="cpu-" + c) for c in "abcd"]}
+    (tmp_path / "shipped.json").write_text(json.dumps(shipped))
+    (tmp_path / "campaign.json").write_text(json.dumps(campaign))
+    picked = P.previous_stages(str(tmp_path / "shipped.json")) + P.previous_stages(f"{tmp_path / 'campaign.json'}:3:3")
+    assert [s["command"] for s in picked] == ["a", "b", "c"] and picked[2]["cpu_model"] == "cpu-c"
+    assert [s["command"] for s in P.previous_stages(f"{tmp_path / 'campaign.json'}:2")] == ["a", "b"]
+    out = P.with_previous_stage(_stage("e", 1600, 109.1, 102.3), picked)
+    assert [s["command"] for s in out["stages"]] == ["a", "b", "c", "e"] and out["steps"] == 12000 + 1 + 1600
+    with pytest.raises(SystemExit, match="stages 5..5 asked of a record with 4"):
+        P.previous_stages(f"{tmp_path / 'campaign.json'}:5:5")
+
+
 def test_learning_curves_of_stages_are_joined():
     spec = importlib.util.spec_from_file_location("collect_run", REPO / "scripts" / "collect_run.py")
     C = importlib.util.module_from_spec(spec)
@@ -47,3 +65,10 @@ def test_learning_curves_of_stages_are_joined():
     assert (joined["steps"], joined["cpu_minutes_total"]) == (13000, 152.2)
     assert [s["name"] for s in joined["stages"]] == ["m", "m-stage2"]
     assert [s["name"] for s in C.with_previous(second, first, "m, stage 2")["stages"]] == ["m", "m, stage 2"]
+
+
+def test_cpu_minutes_read_the_loggers_decimal_seconds(tmp_path):
+    # scripts/log_cpu_seconds.py writes "6109.4"; the reader parsed int() and failed on every line
+    log = tmp_path / "cpu.log"
+    log.write_text("1796680074 19489 stage2 2.0\n1796680104 19489 stage2 6109.4\n1796680104 7 other 9999.0\n")
+    assert _script().cpu_minutes(log, "stage2") == round(6109.4 / 60, 1)

@@ -1,6 +1,6 @@
 """``posediff demo``: lift the bundled 2D sequence with the shipped model, print metrics, draw it.
 
-The model is the shipped ``finepose-small-h36m`` (``weights="h36m"``, trained on Human3.6M S1/S5/S6/S7) when
+The model is the shipped ``finepose-base-h36m`` (``weights="h36m"``, 81 frames, trained on Human3.6M S1/S5/S6/S7) when
 the installation has it, else the small synthetic-data ``"demo"`` model. The bundled sequence is a held-out
 subject of posediff's *synthetic* motion data (``scripts/make_demo_assets.py``): it shows the pipeline end to
 end. Where the licensed Human3.6M data is present (``$POSEDIFF_SHARED`` or ``../shared``), the demo also

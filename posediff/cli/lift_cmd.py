@@ -34,8 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="video file, keypoint file or OpenPose JSON folder")
     p.add_argument("--weights", metavar="W",
-                   help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-small-h36m "
-                        "trained on Human3.6M), or 'demo' (small model trained on synthetic motion)")
+                   help="posediff checkpoint (.pt), a shipped model ('h36m', the default: finepose-base-h36m, "
+                        "81 frames, trained on Human3.6M; 'h36m-streaming': the 9-frame finepose-small-h36m), or "
+                        "'demo' (small model trained on synthetic motion)")
     p.add_argument("--out", metavar="FILE", default="pose3d.npz", help="output .npz (default pose3d.npz)")
     p.add_argument("--json", metavar="FILE",
                    help="also write the result as readable JSON (joint names, units, per-frame joints); for a video "

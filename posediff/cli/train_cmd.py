@@ -21,7 +21,7 @@ _OPTIONS: dict[str, str] = {
     "val_windows": "val_windows", "log_every": "log_every", "device": "device",
     "lr_schedule": "lr_schedule", "warmup_steps": "warmup_steps", "final_lr_ratio": "final_lr_ratio",
     "schedule_steps": "schedule_steps", "ema_decay": "ema_decay", "noise_2d": "noise_2d",
-    "joint_dropout": "joint_dropout",
+    "joint_dropout": "joint_dropout", "objective": "objective",
 }
 
 
@@ -95,6 +95,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--joint-dropout", type=float, metavar="P",
                    help="drop each 2D joint-frame with probability P and fill it by interpolation in time")
     o.add_argument("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (default 0.1)")
+    o.add_argument("--objective", choices=["x0", "regression"],
+                   help="'x0' (default): the diffusion objective; 'regression': every clip at the last step, the "
+                        "same backbone as a deterministic regressor (evaluate it with --hypotheses 1 --steps 1)")
     o.add_argument("--official-grad", action="store_true", default=None,
                    help="back-propagate MPJPE²/2 as the official loss.backward(loss) does")
     o.add_argument("--amp", choices=["none", "auto", "bf16", "fp16"],

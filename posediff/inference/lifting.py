@@ -125,9 +125,11 @@ def lift(
             OpenPose JSON folder, or a **video file** (``.mp4``, ``.mov``, ``.avi``, ``.mkv``, ``.webm``, …:
             the 2D keypoints are detected in every frame with ``detector``, people are tracked, and the frame
             rate and image size come from the video; :func:`posediff.video.detect_video`).
-        weights: posediff checkpoint path, a shipped model (``"h36m"`` = ``"finepose-small-h36m"``, trained on
-            Human3.6M; see :mod:`posediff.weights`), or ``"demo"`` for the synthetic-data demo model.
-            Default (None, no ``lifter``): the shipped ``"h36m"`` model.
+        weights: posediff checkpoint path, a shipped model (``"h36m"`` = ``"finepose-base-h36m"``, 81 frames,
+            trained on Human3.6M; ``"h36m-streaming"`` = the 9-frame ``"finepose-small-h36m"``; see
+            :mod:`posediff.weights`), or ``"demo"`` for the synthetic-data demo model. Default (None, no
+            ``lifter``): the shipped ``"h36m"`` model. A sequence shorter than the model's window is lifted
+            in one window padded by repeating its last frame, with a warning (the padding is not output).
         lifter: A built :class:`~posediff.lifter.PoseLifter` (instead of ``weights``); a preset name builds
             an untrained model (for tests).
         format: Joint layout of ``keypoints``: ``"coco17"``/``"coco-17"``, ``"h36m-17"``, ``"3dhp-17"``,

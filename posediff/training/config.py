@@ -49,6 +49,10 @@ class TrainConfig:
         use_actions: Feed each clip's base action label to the conditioner (official True).
         action_dropout: Probability of replacing a clip's label by ``None`` (neutral prompt) so the model
             also learns the label-free (deployable) input. Official: 0.
+        objective: ``"x0"`` (default): the diffusion objective, one random step per clip. ``"regression"``:
+            every clip at the last step T−1, where the pose input is (almost) pure noise — the same backbone
+            trained as a deterministic regressor of the 2D (the baseline a diffusion model must beat);
+            sample it with one step and one hypothesis (``--hypotheses 1 --steps 1``).
         official_grad: Back-propagate ½·MPJPE² instead of MPJPE: the official ``loss.backward(loss)``
             seeds autograd with the loss value (reference §6.1).
         amp: Autocast of the training forward pass: ``"none"``, ``"auto"`` (bf16 where this machine runs
@@ -105,6 +109,7 @@ class TrainConfig:
     use_actions: bool = True
     action_dropout: float = 0.0
     official_grad: bool = False
+    objective: Literal["x0", "regression"] = "x0"
     amp: Literal["none", "auto", "bf16", "fp16"] = "none"
     seed: int = 1
     shuffle_seed: int = 1234
@@ -168,6 +173,9 @@ class TrainConfig:
         if not isinstance(self.noise_2d, (int, float)) or isinstance(self.noise_2d, bool) \
                 or not 0.0 <= self.noise_2d <= 1.0:
             raise InputError(f"noise_2d must be a number in [0, 1] (normalised units); got {self.noise_2d!r}")
+        if self.objective not in ("x0", "regression"):
+            raise InputError(f"objective must be 'x0' (diffusion) or 'regression' (the deterministic baseline); "
+                             f"got {self.objective!r}")
         if self.amp not in ("none", "auto", "bf16", "fp16"):
             raise InputError(f"amp must be 'none', 'auto', 'bf16' or 'fp16'; got {self.amp!r}")
         if not isinstance(self.max_minutes, (int, float)) or self.max_minutes < 0:
@@ -207,7 +215,7 @@ CORE_FIELDS: tuple[str, ...] = (
     "train_subjects", "val_subjects", "keypoints", "batch_size", "grad_accum", "micro_batch", "lr",
     "lr_decay",
     "weight_decay", "betas", "eps", "flip", "random_offset", "use_actions", "action_dropout", "official_grad",
-    "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
+    "objective", "seed", "shuffle_seed", "drop_last", "recipe", "lr_schedule", "warmup_steps", "final_lr_ratio",
     "schedule_steps", "ema_decay", "noise_2d", "joint_dropout",
 )
 """Settings that define the trajectory of a run; a resumed run keeps the stored values."""

@@ -202,7 +202,7 @@ class Trainer:
     def setup_loss(self) -> None:
         """Train mode, and the loss module (wrapped in DistributedDataParallel under torchrun)."""
         set_train_mode(self.lifter)
-        self.loss_module: nn.Module = LossModule(self.lifter)
+        self.loss_module: nn.Module = LossModule(self.lifter, self.cfg.objective)
         if self.info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 

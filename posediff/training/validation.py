@@ -18,15 +18,20 @@ __all__ = ["validation_mpjpe", "val_windows", "invalidate_caches", "set_train_mo
 
 
 class LossModule(nn.Module):
-    """Wraps the lifter so DistributedDataParallel sees the training loss as ``forward``."""
+    """Wraps the lifter so DistributedDataParallel sees the training loss as ``forward``.
 
-    def __init__(self, lifter: nn.Module) -> None:
+    ``objective``: ``"x0"`` (the diffusion objective, a random step per clip) or ``"regression"`` (every clip
+    at the last step ``T - 1``: the deterministic baseline of the same backbone, see :class:`TrainConfig`).
+    """
+
+    def __init__(self, lifter: nn.Module, objective: str = "x0") -> None:
         super().__init__()
         self.lifter = lifter
+        self.step = None if objective == "x0" else int(lifter.sampler.schedule.timesteps) - 1
 
     def forward(self, x2d, y3d, actions, generator):  # noqa: D401 - nn.Module API
         """The training loss of the wrapped lifter (metres)."""
-        return self.lifter.training_loss(x2d, y3d, actions=actions, generator=generator)
+        return self.lifter.training_loss(x2d, y3d, actions=actions, generator=generator, step=self.step)
 
 
 def invalidate_caches(module: nn.Module) -> int:

@@ -160,3 +160,36 @@ def test_micro_batch_splits_like_grad_accum(tmp_path, monkeypatch):
     assert passes[0] == 4
     with pytest.raises(InputError, match="micro_batch"):
         train("d3dp-tiny", out=tmp_path / "f", max_steps=1, micro_batch=-1, **TINY)
+
+
+def test_regression_objective_trains_every_clip_at_the_last_step(tmp_path, monkeypatch):
+    """The deterministic baseline of issue 19 (item 5): the same backbone, every clip at t = T-1."""
+    from posediff.lifter import PoseLifter
+
+    seen = []
+    original = PoseLifter.run_denoiser
+
+    def spy(self, x2d, y_t, t, cond):
+        seen.append(t.detach().clone())
+        return original(self, x2d, y_t, t, cond)
+
+    monkeypatch.setattr(PoseLifter, "run_denoiser", spy)
+    train("d3dp-tiny", out=tmp_path / "reg", max_steps=2, objective="regression",
+          **{**TINY, "val_subjects": ["none"]})
+    last = int(posediff.build("d3dp-tiny").sampler.schedule.timesteps) - 1
+    assert seen and all(bool((t == last).all()) for t in seen)
+    stored = json.loads((tmp_path / "reg" / "train_config.json").read_text())
+    assert stored["objective"] == "regression"
+    seen.clear()
+    train("d3dp-tiny", out=tmp_path / "x0", max_steps=2, **{**TINY, "val_subjects": ["none"]})
+    steps = torch.cat(seen)
+    assert len(set(steps.tolist())) > 1  # the diffusion objective draws a step per clip
+
+
+def test_regression_objective_and_bad_steps_are_checked():
+    lifter = posediff.build("d3dp-tiny")
+    x, y = torch.zeros(2, lifter.frames, 17, 2), torch.zeros(2, lifter.frames, 17, 3)
+    with pytest.raises(InputError, match=r"step must be an int in \[0, "):
+        lifter.training_loss(x, y, step=10**6)
+    with pytest.raises(InputError, match="objective must be 'x0'"):
+        train("d3dp-tiny", out="unused", max_steps=1, objective="ddpm", **TINY)
