@@ -167,6 +167,34 @@ def test_aggregators_through_build():
     assert lifter.lift(x2d, camera=CAMERA, generator=torch.Generator().manual_seed(1)).shape == (1, 27, 17, 3)
 
 
+def test_posediff_evaluate_scores_the_plugins_aggregator_beside_the_built_in_ones(tmp_path):
+    """Issue 20's done-when: a spec whose aggregator comes from this plugin is evaluated by ``posediff evaluate``
+    and the report gives that aggregator's MPJPE beside the built-in rows (evaluation used to score only its
+    four hard-coded aggregators)."""
+    import json
+
+    from posediff.checkpoints import save_lifter
+    from posediff.cli import main
+
+    lifter = posediff.build("d3dp-tiny", overrides={"aggregator.name": "median", "sampler.hypotheses": 3,
+                                                    "sampler.steps": 1})
+    ckpt = save_lifter(lifter, tmp_path / "median.pt")
+    data = "synthetic:subjects=1,frames=40,cameras=1"
+    assert main(["evaluate", str(ckpt), "--data", data, "--max-windows", "2", "--out", str(tmp_path),
+                 "--name", "own", "--quiet"]) == 0
+    own = json.loads((tmp_path / "own.json").read_text())
+    assert {"median", "J-Agg", "P-Agg"} <= set(own["results"]), sorted(own["results"])
+    assert own["aggregators"]["median"]["registered"] is True and not own["aggregators"]["median"]["oracle"]
+    for row in ("median", "P-Agg"):
+        assert own["results"][row]["mpjpe_mm"]["avg"][-1] > 0
+    # asked by name on the command line, next to another plugin aggregator
+    assert main(["evaluate", str(ckpt), "--data", data, "--max-windows", "2", "--out", str(tmp_path),
+                 "--name", "asked", "--quiet", "--aggregators", "jpma,mean,median,reproj_softmin"]) == 0
+    asked = json.loads((tmp_path / "asked.json").read_text())
+    assert {"median", "reproj_softmin", "J-Agg", "P-Agg"} <= set(asked["results"])
+    assert (tmp_path / "asked.md").read_text().count("median") >= 1
+
+
 # --------------------------------------------------------------------------- tcn backbone
 def _tcn(**kwargs):
     params = dict(dim=32, frames=15, joints=17, depth=2)
