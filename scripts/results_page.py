@@ -480,6 +480,12 @@ def render() -> str:
           "python scripts/package_weights.py runs/finepose-small-h36m --name finepose-small-h36m ...",
           "python scripts/collect_run.py runs/finepose-small-h36m-stage2 --name finepose-small-h36m "
           "--previous STAGE1_CURVE.json ...",
+          "# the default 81-frame model: its two stages are listed in the campaign section above; packaged with",
+          "python scripts/package_weights.py runs/finepose-base-h36m-stage2 --name finepose-base-h36m --commit 6d051a0 "
+          "--command \"...\" --data-file $POSEDIFF_SHARED/data/h36m/data_3d_h36m.npz --cpu-log runs/cpu_seconds.log "
+          "--cpu-name stage2 --previous posediff/assets/weights/finepose-small-h36m.json "
+          "--previous benchmarks/results/training/finepose-base-h36m.json:3:3",
+          "scripts/evaluate_context.sh runs/finepose-base-h36m-stage2/checkpoints/last.pt finepose-base-h36m-stage2",
           "# the reference baseline" + (" (stopped before its budget: its curve rebuilt from the run's output)"
                                          if mlp and mlp.get("complete") is False else ""),
           mlp["command"] if mlp else "python benchmarks/baseline_mlp.py ...",
