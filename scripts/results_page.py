@@ -142,6 +142,48 @@ CONTEXT_EVALS = (("finepose-base-h36m", "stage 1"), ("finepose-base-h36m-stage2"
 the stage it comes from. The last one evaluated stands for the model in the targets table."""
 
 
+CURVE_RUNS = (
+    ("finepose-base-h36m", "FinePOSE, width 128, depth 4: 9 frames, then 81 from the 9-frame weights (the default model's path)"),
+    ("finepose-wide-h36m", "FinePOSE, width 256, depth 4, 81 frames from scratch"),
+    ("mixste-regression-h36m", "the same MixSTE (width 128, depth 4, 81 frames, no prompts) trained as a deterministic "
+                               "regressor (`--objective regression`), from scratch"),
+)
+"""Runs compared at equal training CPU-minutes (item 1 and 5 of issue 19): record name, what it is."""
+
+EQUAL_MINUTES = (30, 60, 90, 120, 180, 370)
+"""CPU-minute marks of the equal-budget table (a mark past a run's end is left empty)."""
+
+
+def curve_at(curve: list[dict], minutes: float):
+    """Validation MPJPE at ``minutes`` training CPU-minutes, interpolated linearly between the two validation
+    points around it (None before the first or after the last)."""
+    pts = [(c["cpu_minutes"], c["s8_val_mpjpe_mm"]) for c in curve if c.get("cpu_minutes") is not None]
+    for (m0, v0), (m1, v1) in zip(pts, pts[1:]):
+        if m0 <= minutes <= m1:
+            return v0 + (v1 - v0) * (minutes - m0) / max(m1 - m0, 1e-9)
+    return pts[-1][1] if pts and abs(pts[-1][0] - minutes) < 1e-6 else None
+
+
+def equal_minutes_table() -> list[str]:
+    """The runs of :data:`CURVE_RUNS` side by side at the same training CPU-minutes."""
+    runs = [(name, what, _load(RESULTS / "training" / f"{name}.json")) for name, what in CURVE_RUNS]
+    runs = [r for r in runs if r[2]]
+    if len(runs) < 2:
+        return []
+    L = ["**At equal training CPU-minutes** (validation during training: H = 1, M = 1, 256 evenly spread S8 "
+         "windows, EMA weights, interpolated between validation points; the 9-frame part of the first run is "
+         "validated on 9-frame windows, the rest on 81-frame windows; one thread each, the runs of one session "
+         "sharing the 2 cores, so a CPU-minute is a busy core's minute):", "",
+         "| run | what it is | " + " | ".join(f"{m} CPU-min" for m in EQUAL_MINUTES) + " | at its end |",
+         "|---|---|" + "---:|" * (len(EQUAL_MINUTES) + 1)]
+    for name, what, rec in runs:
+        end = rec["curve"][-1]
+        cells = [curve_at(rec["curve"], m) for m in EQUAL_MINUTES]
+        L.append(f"| `{name}` | {what} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
+                 + f" | {end['s8_val_mpjpe_mm']:.1f} mm at {end['cpu_minutes']:.0f} CPU-min |")
+    return L + [""]
+
+
 def default_model_summary() -> list[str]:
     """The summary's first line: the default (81-frame) model's held-out figures, from the evaluation of the
     checkpoint it was packaged from (:data:`SHIPPED_CONTEXT_EVAL`)."""
@@ -211,6 +253,8 @@ def context_section() -> list[str]:
             if st.get("command"):
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
+    L += equal_minutes_table()
+
     def detector_like(name: str, smooth: float = 0.0, suffix: str = ""):
         det_ = _load(RESULTS / "eval" / f"{name}-detector-like{suffix}.json")
         return next((r for r in det_["results"] if r["noise_px"] == 3 and (r.get("smooth_frames") or 0) == smooth),

@@ -97,7 +97,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     o.add_argument("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (default 0.1)")
     o.add_argument("--objective", choices=["x0", "regression"],
                    help="'x0' (default): the diffusion objective; 'regression': every clip at the last step, the "
-                        "same backbone as a deterministic regressor (evaluate it with --hypotheses 1 --steps 1)")
+                        "same backbone as a deterministic regressor (its spec then samples one step, one hypothesis)")
     o.add_argument("--official-grad", action="store_true", default=None,
                    help="back-propagate MPJPE²/2 as the official loss.backward(loss) does")
     o.add_argument("--amp", choices=["none", "auto", "bf16", "fp16"],

@@ -52,7 +52,7 @@ class TrainConfig:
         objective: ``"x0"`` (default): the diffusion objective, one random step per clip. ``"regression"``:
             every clip at the last step T−1, where the pose input is (almost) pure noise — the same backbone
             trained as a deterministic regressor of the 2D (the baseline a diffusion model must beat);
-            sample it with one step and one hypothesis (``--hypotheses 1 --steps 1``).
+            a new run's spec samples with one step and one hypothesis (unless overrides set them).
         official_grad: Back-propagate ½·MPJPE² instead of MPJPE: the official ``loss.backward(loss)``
             seeds autograd with the loss value (reference §6.1).
         amp: Autocast of the training forward pass: ``"none"``, ``"auto"`` (bf16 where this machine runs

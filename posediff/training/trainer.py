@@ -37,7 +37,8 @@ from .transfer import load_init_weights
 from ..precision import autocast_dtype_for, bf16_speedup
 from .state import capture_rng, find_resume_checkpoint, restore_rng
 from .validation import (LossModule, build_lifter, dropout_mask, invalidate_caches, merge_config, seed_all,
-                         set_train_mode, unused_parameters, val_windows, validation_mpjpe, write_json)
+                         set_train_mode, unused_parameters, val_windows, validation_mpjpe, with_regression_sampling,
+                         write_json)
 
 __all__ = ["Trainer"]
 
@@ -92,6 +93,9 @@ class Trainer:
             self.lifter.load_state_dict(tr.get("raw_state_dict") or self.ckpt["state_dict"], strict=True)
         else:
             seed_all(cfg.seed)
+            if cfg.objective == "regression":
+                overrides, snotes = with_regression_sampling(overrides)
+                self.notes += snotes
             self.lifter = build_lifter(spec, overrides)
             if init_weights is not None:
                 where = locate(init_weights)

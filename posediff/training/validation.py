@@ -14,7 +14,8 @@ from ..errors import InputError
 from .config import BUDGET_FIELDS, CORE_FIELDS, TrainConfig
 
 __all__ = ["validation_mpjpe", "val_windows", "invalidate_caches", "set_train_mode", "seed_all", "dropout_mask",
-           "merge_config", "build_lifter", "write_json", "LossModule", "unused_parameters"]
+           "merge_config", "build_lifter", "write_json", "LossModule", "unused_parameters", "REGRESSION_SAMPLING",
+           "with_regression_sampling"]
 
 
 class LossModule(nn.Module):
@@ -143,6 +144,34 @@ def merge_config(stored: Mapping[str, Any], given: TrainConfig, explicit: set[st
             notes.append(f"resume: keeping the stored {name}={getattr(base, name)!r} "
                          f"(ignoring {getattr(given, name)!r}; it would change the run's trajectory)")
     return base.replace(**changes) if changes else base
+
+
+REGRESSION_SAMPLING = {"sampler.steps": 1, "sampler.hypotheses": 1}
+"""The sampling a model trained with ``objective="regression"`` is built with: it has seen only the last step,
+so one step from noise is its prediction (more steps would feed it inputs it never saw)."""
+
+
+def with_regression_sampling(overrides: Any) -> tuple[Any, list[str]]:
+    """``overrides`` plus :data:`REGRESSION_SAMPLING` for the keys they do not set, and a note of what was set.
+
+    Args:
+        overrides: ``None``, a dict (``{"sampler.steps": 5}``) or ``"key=value"`` strings.
+    """
+    if isinstance(overrides, Mapping):
+        given = set(overrides)
+    else:
+        given = {str(o).split("=", 1)[0].strip() for o in (overrides or ())}
+    added = {k: v for k, v in REGRESSION_SAMPLING.items() if k not in given}
+    if not added:
+        return overrides, []
+    if isinstance(overrides, Mapping):
+        merged: Any = {**overrides, **added}
+    else:
+        merged = list(overrides or ()) + [f"{k}={v}" for k, v in added.items()]
+    note = ("objective 'regression': the model's spec samples with "
+            + ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in added.items())
+            + " (it is trained at the last step only)")
+    return merged, [note]
 
 
 def build_lifter(spec: Any, overrides: Any):

@@ -180,10 +180,22 @@ def test_regression_objective_trains_every_clip_at_the_last_step(tmp_path, monke
     assert seen and all(bool((t == last).all()) for t in seen)
     stored = json.loads((tmp_path / "reg" / "train_config.json").read_text())
     assert stored["objective"] == "regression"
+    model = posediff.load(tmp_path / "reg" / "checkpoints" / "last.pt")
+    assert (model.sampling.steps, model.sampling.hypotheses) == (1, 1)  # one step from noise: its prediction
     seen.clear()
     train("d3dp-tiny", out=tmp_path / "x0", max_steps=2, **{**TINY, "val_subjects": ["none"]})
     steps = torch.cat(seen)
     assert len(set(steps.tolist())) > 1  # the diffusion objective draws a step per clip
+
+
+def test_regression_sampling_keeps_what_the_user_set():
+    from posediff.training.validation import with_regression_sampling
+
+    merged, notes = with_regression_sampling({"sampler.steps": 3})
+    assert merged == {"sampler.steps": 3, "sampler.hypotheses": 1} and "hypotheses=1" in notes[0]
+    merged, notes = with_regression_sampling(["sampler.hypotheses=4", "sampler.steps=2"])
+    assert merged == ["sampler.hypotheses=4", "sampler.steps=2"] and notes == []
+    assert with_regression_sampling(None)[0] == ["sampler.steps=1", "sampler.hypotheses=1"]
 
 
 def test_regression_objective_and_bad_steps_are_checked():
