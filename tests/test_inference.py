@@ -520,3 +520,21 @@ def test_save_json_of_several_people_marks_absent_frames(tmp_path):
     assert "root" not in f[3] and len(doc["joints"]) == 17
     with pytest.raises(InputError, match="must end in .json"):
         res.save_json(tmp_path / "r.txt")
+
+
+def test_padding_note_of_the_default_model_points_to_the_short_window_model(stub):
+    """The default 81-frame model pads short clips; on held-out clips of 20-40 frames the 9-frame
+    'h36m-streaming' was more accurate (scripts/short_clips_eval.sh), so its padding note says so — and only
+    the default model's note (another model has no shorter twin to point to)."""
+    from posediff.inference.lifting import short_clip_hint
+    from posediff.weights import ALIASES, DEFAULT_WEIGHTS
+
+    assert short_clip_hint(stub) == ""
+    before = stub.meta.get("name")
+    stub.meta["name"] = ALIASES[DEFAULT_WEIGHTS]
+    try:
+        with pytest.warns(UserWarning, match=r"fewer than the model's window.*weights='h36m-streaming' \(the 9-frame "
+                                             r"model\) was more accurate"):
+            lift(_pixels(5), lifter=stub, format="h36m-17", image_size=(W, H), aggregator="mean")
+    finally:
+        stub.meta["name"] = before

@@ -49,6 +49,17 @@ def _resolve_lifter(weights, lifter, overrides):
     return model, {"model": model.meta.get("name", "custom"), "weights": str(weights)}
 
 
+def short_clip_hint(model) -> str:
+    """What the padding note adds when the default shipped model pads a short clip: the shorter-window shipped
+    model was more accurate on short held-out clips (measured by ``scripts/short_clips_eval.sh``)."""
+    from ..weights import ALIASES, DEFAULT_WEIGHTS, STREAMING_WEIGHTS
+
+    if model.meta.get("name") != ALIASES.get(DEFAULT_WEIGHTS) or ALIASES.get(STREAMING_WEIGHTS) is None:
+        return ""
+    return (f"; on clips this short weights={STREAMING_WEIGHTS!r} (the 9-frame model) was more accurate on held-out "
+            "Human3.6M (docs/lifting.md#short-clips)")
+
+
 def resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str]):
     """The aggregator module and its name for a call: the model's own (``None``), a registered name or an instance; one that needs a camera falls back to the mean (with a note) when none is given and it was not asked for by name."""
     from ..build import build_component
@@ -262,7 +273,7 @@ def lift(
             if L < F:
                 notes.append(f"person {c} frames {s}-{e - 1}: {L} frame(s), fewer than the model's window of {F}: "
                              "lifted in one window padded by repeating the last frame (the padding is not output; "
-                             "the model sees less motion context than it was trained with)")
+                             "the model sees less motion context than it was trained with)" + short_clip_hint(model))
             starts = window_plan(L, F, ov)
             for st in starts:
                 idx = np.clip(np.arange(st, st + F), 0, L - 1)
