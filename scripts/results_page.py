@@ -181,6 +181,12 @@ def equal_minutes_table() -> list[str]:
         cells = [curve_at(rec["curve"], m) for m in EQUAL_MINUTES]
         L.append(f"| `{name}` | {what} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
                  + f" | {end['s8_val_mpjpe_mm']:.1f} mm at {end['cpu_minutes']:.0f} CPU-min |")
+    L += ["", "Started from random weights at 81 frames, both the wider FinePOSE and the deterministic regressor learn far "
+          "more slowly per CPU-minute than the path through 9 frames: a step of 32 clips of 81 frames costs as much "
+          "as 288 clips of 9, so an 81-frame run makes far fewer optimizer updates per minute, and the first "
+          "updates are what a model from scratch needs most. The curriculum 9 → 81 (`--init` across clip lengths) "
+          "is therefore how a larger model continues the campaign; the width question (128 against 256) and the "
+          "deterministic baseline at the default model's full budget need that path too (next stages)."]
     return L + [""]
 
 
