@@ -27,7 +27,7 @@ from typing import Any
 from .checkpoints import file_sha256
 from .errors import CheckpointError, InputError
 
-__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "STREAMING_WEIGHTS", "DEMO_CHECKPOINT", "list_weights", "weights_path", "weights_record",
+__all__ = ["ALIASES", "DEFAULT_WEIGHTS", "STREAMING_WEIGHTS", "short_clip_hint", "DEMO_CHECKPOINT", "list_weights", "weights_path", "weights_record",
            "is_weights_name", "demo_checkpoint_path"]
 
 ALIASES: dict[str, str] = {"h36m": "finepose-base-h36m", "h36m-streaming": "finepose-small-h36m"}
@@ -41,6 +41,16 @@ STREAMING_WEIGHTS = "h36m-streaming"
 """What ``posediff stream`` uses when no weights are given: the 9-frame model, whose output waits for
 fewer future frames (look-ahead ``F // 2`` = 4 frames, 133 ms at 30 fps; the 81-frame model: 40 frames,
 1.33 s)."""
+
+
+def short_clip_hint(model_name: Any) -> str:
+    """What ``lift``'s padding note adds when the default model pads a clip shorter than its window: on short
+    held-out clips the shorter-window :data:`STREAMING_WEIGHTS` model was more accurate
+    (``scripts/short_clips_eval.sh``, docs/lifting.md#short-clips). Empty for any other model."""
+    if model_name != ALIASES.get(DEFAULT_WEIGHTS) or ALIASES.get(STREAMING_WEIGHTS) is None:
+        return ""
+    return (f"; on clips this short weights={STREAMING_WEIGHTS!r} (the 9-frame model) was more accurate on held-out "
+            "Human3.6M (docs/lifting.md#short-clips)")
 
 
 DEMO_CHECKPOINT = "demo_lifter.pt"

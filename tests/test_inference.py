@@ -526,10 +526,9 @@ def test_padding_note_of_the_default_model_points_to_the_short_window_model(stub
     """The default 81-frame model pads short clips; on held-out clips of 20-40 frames the 9-frame
     'h36m-streaming' was more accurate (scripts/short_clips_eval.sh), so its padding note says so — and only
     the default model's note (another model has no shorter twin to point to)."""
-    from posediff.inference.lifting import short_clip_hint
-    from posediff.weights import ALIASES, DEFAULT_WEIGHTS
+    from posediff.weights import ALIASES, DEFAULT_WEIGHTS, short_clip_hint
 
-    assert short_clip_hint(stub) == ""
+    assert short_clip_hint(stub.meta.get("name")) == ""
     before = stub.meta.get("name")
     stub.meta["name"] = ALIASES[DEFAULT_WEIGHTS]
     try:

@@ -15,6 +15,7 @@ from .camera import parse_camera
 from ..video.decode import is_video_path
 from .inputs import actions_per_person, detect_video_input, fill_segment, h36m_skeleton, present_segments, read_input
 from .result import LiftResult
+from ..weights import short_clip_hint
 from .windows import blend_weights, window_plan
 
 
@@ -47,17 +48,6 @@ def _resolve_lifter(weights, lifter, overrides):
         weights = DEFAULT_WEIGHTS
     model = load(weights, overrides=overrides)
     return model, {"model": model.meta.get("name", "custom"), "weights": str(weights)}
-
-
-def short_clip_hint(model) -> str:
-    """What the padding note adds when the default shipped model pads a short clip: the shorter-window shipped
-    model was more accurate on short held-out clips (measured by ``scripts/short_clips_eval.sh``)."""
-    from ..weights import ALIASES, DEFAULT_WEIGHTS, STREAMING_WEIGHTS
-
-    if model.meta.get("name") != ALIASES.get(DEFAULT_WEIGHTS) or ALIASES.get(STREAMING_WEIGHTS) is None:
-        return ""
-    return (f"; on clips this short weights={STREAMING_WEIGHTS!r} (the 9-frame model) was more accurate on held-out "
-            "Human3.6M (docs/lifting.md#short-clips)")
 
 
 def resolve_aggregator(model, aggregator, camera_given: bool, notes: list[str]):
@@ -273,7 +263,7 @@ def lift(
             if L < F:
                 notes.append(f"person {c} frames {s}-{e - 1}: {L} frame(s), fewer than the model's window of {F}: "
                              "lifted in one window padded by repeating the last frame (the padding is not output; "
-                             "the model sees less motion context than it was trained with)" + short_clip_hint(model))
+                             "the model sees less motion context than it was trained with)" + short_clip_hint(model.meta.get("name")))
             starts = window_plan(L, F, ov)
             for st in starts:
                 idx = np.clip(np.arange(st, st + F), 0, L - 1)
