@@ -16,7 +16,6 @@ digests), so the resumed run continues bit for bit on the same kind of machine.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from posediff.build import build  # noqa: E402
 from posediff.checkpoints import read_checkpoint, save_checkpoint, tensors_digest  # noqa: E402
+from posediff.evaluation.models import shared_as_placeholder  # noqa: E402
+
+_portable = shared_as_placeholder  # the name the campaign tests call
 from posediff.loading import regenerable_keys  # noqa: E402
 
 SMALL_FILES = ("spec.toml", "train_config.json", "train_log.csv", "val_log.csv", "summary.json")
@@ -58,25 +60,14 @@ def pack(run: Path, dest: Path) -> Path:
             ckpt["training"] = dict(ckpt["training"], raw_state_dict=kept)
     ckpt["campaign_regenerated"] = {"keys": regen, "sha256": record}
     tr = dict(ckpt["training"])
-    tr["config"] = dict(tr["config"], data=_portable(tr["config"]["data"]))
+    tr["config"] = dict(tr["config"], data=shared_as_placeholder(tr["config"]["data"]))
     ckpt["training"] = tr
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(ckpt, dest / "last.pt")
     for f in SMALL_FILES:
         if (run / f).is_file():
-            (dest / f).write_text(_portable((run / f).read_text()))  # no path of this machine in the repository
+            (dest / f).write_text(shared_as_placeholder((run / f).read_text()))  # no path of this machine in the repository
     return dest / "last.pt"
-
-
-def _portable(data: str) -> str:
-    """``data`` (a selector or a file's text) with the shared folder written as ``$POSEDIFF_SHARED`` (expanded
-    again when a selector is read)."""
-    shared = os.environ.get("POSEDIFF_SHARED")
-    if not shared:
-        return data
-    for prefix in (str(Path(shared).resolve()), shared):
-        data = data.replace(prefix, "$POSEDIFF_SHARED")
-    return data
 
 
 def unpack(src: Path, run: Path) -> Path:
