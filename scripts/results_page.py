@@ -214,20 +214,24 @@ def regression_row(fine_s8, fine_cpu_minutes) -> str:
             f"({reg_min:.0f} CPU-min), S8 every window | FinePOSE below | {verdict}{equal} |")
 
 
+def detector_like(name: str, smooth: float = 0.0, suffix: str = ""):
+    """The 3 px row of ``NAME-detector-like{suffix}.json`` at ``smooth`` frames of smoothing (None when absent)."""
+    det_ = _load(RESULTS / "eval" / f"{name}-detector-like{suffix}.json")
+    return next((r for r in det_["results"] if r["noise_px"] == 3 and (r.get("smooth_frames") or 0) == smooth),
+                None) if det_ else None
+
+
 def default_model_summary() -> list[str]:
     """The summary's first line: the default (81-frame) model's held-out figures, from the evaluation of the
     checkpoint it was packaged from (:data:`SHIPPED_CONTEXT_EVAL`)."""
     rec = _load(REPO / "posediff" / "assets" / "weights" / f"{CONTEXT_MODEL}.json")
     allw = _report(SHIPPED_CONTEXT_EVAL, "h36m-S8-all-fast", "deployable")
-    det_ = _load(RESULTS / "eval" / f"{SHIPPED_CONTEXT_EVAL}-detector-like.json")
+    r3 = detector_like(SHIPPED_CONTEXT_EVAL)
     hp = _report(SHIPPED_CONTEXT_EVAL, "3dhp-TS5-TS6", "deployable")
-    if not (rec and allw and det_ and hp):
+    if not (rec and allw and r3 and hp):
         return []
-    r3 = next(r for r in det_["results"] if r["noise_px"] == 3 and not r.get("smooth_frames"))
     small = _report(MODELS[0], "h36m-S8-all-fast", "deployable")
-    small_det = _load(RESULTS / "eval" / f"{MODELS[0]}-detector-like.json")
-    s3 = next((r for r in small_det["results"] if r["noise_px"] == 3 and not r.get("smooth_frames")), None) \
-        if small_det else None
+    s3 = detector_like(MODELS[0])
     return [f"- **The default model** (`weights=\"h36m\"`, `{CONTEXT_MODEL}`, 81 frames, "
             f"{rec['trainable_parameters']:,} trainable parameters, {rec['steps']:,} steps in {len(rec['stages'])} "
             f"stages, {_f(rec['cpu_minutes'])} training CPU-minutes including the 9-frame model it started from): "
@@ -284,11 +288,6 @@ def context_section() -> list[str]:
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
     L += equal_minutes_table()
-
-    def detector_like(name: str, smooth: float = 0.0, suffix: str = ""):
-        det_ = _load(RESULTS / "eval" / f"{name}-detector-like{suffix}.json")
-        return next((r for r in det_["results"] if r["noise_px"] == 3 and (r.get("smooth_frames") or 0) == smooth),
-                    None) if det_ else None
 
     def measured(name: str):
         return (_report(name, "h36m-S8-all-fast", "deployable"), detector_like(name),
