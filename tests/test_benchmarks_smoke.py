@@ -303,3 +303,20 @@ def test_render_speed_smoke(tmp_path):
     res = render_speed.main(["--frames", "4", "--out", str(tmp_path / "r.json")])
     assert {r["format"] for r in res["rows"]} >= {"gif"} and all(r["frames"] == 4 for r in res["rows"])
     assert res["speedup_blit_over_redraw"]["gif"] > 0
+
+
+def test_parallel_training_smoke(tmp_path):
+    import parallel_training
+
+    res = parallel_training.main(["--preset", "d3dp-tiny", "--frames", "9", "--clips", "2", "--precisions", "fp32",
+                                  "--modes", "threads1,threads2,gloo2", "--repeats", "1", "--warmup", "0",
+                                  "--smoke", "--out", str(tmp_path / "p.json")])
+    assert [(r["mode"], r["clips_per_step"], r["frames"]) for r in res["rows"]] == [
+        ("threads1", 2, 9), ("threads2", 2, 9), ("gloo2", 2, 9)]
+    assert all(r["frames_per_s"] > 0 and len(r["step_times_s"]) == 1 for r in res["rows"])
+    assert res["speedup_over_threads1"]["fp32"]["threads1"] == 1.0
+    assert set(res["matmul_peak_tflops"]) == {"fp32_threads1", "bf16_threads1", "fp32_threads2", "bf16_threads2"}
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        parallel_training.measure_mode("d3dp-tiny", 9, 1, "fp32", "gloo2", 0, 1)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        parallel_training.measure_mode("d3dp-tiny", 9, 2, "fp32", "threads3", 0, 1)
