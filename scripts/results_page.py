@@ -190,6 +190,63 @@ def equal_minutes_table() -> list[str]:
     return L + [""]
 
 
+PROMPT_VARIANTS = (
+    ("finepose-offline", "FinePOSE, prompts from the offline random text tower"),
+    ("finepose-minilm", "FinePOSE, prompts from the pretrained all-MiniLM-L6-v2 (language)"),
+    ("d3dp", "D3DP: the same backbone without prompts"),
+)
+"""Issue 19 item 6 (``scripts/prompt_question.sh``): the record ``prompts27-VARIANT-sSEED`` of each variant."""
+PROMPT_SEEDS = (1, 2)
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def prompts_context_section() -> list[str]:
+    """'What the prompts are worth with context': FinePOSE (offline / minilm text tower) against D3DP at 27 frames,
+    two training seeds each, at the end of equal-step runs and at equal training CPU-minutes; the verdict is
+    computed from the numbers (a difference counts only where it exceeds the seeds' spread)."""
+    recs = {(v, s): _load(RESULTS / "training" / f"prompts27-{v}-s{s}.json") for v, _ in PROMPT_VARIANTS
+            for s in PROMPT_SEEDS}
+    if not all(recs.values()):
+        return []
+    # equal budget: the CPU-minutes at which the cheapest run ended
+    budget = min(r["curve"][-1]["cpu_minutes"] for r in recs.values())
+    any_rec = recs[(PROMPT_VARIANTS[0][0], PROMPT_SEEDS[0])]
+    L = ["### What the prompts are worth with context (item 6)", "",
+         "FinePOSE against the same backbone without prompts (D3DP) at equal context: **27 frames**, width 128, "
+         f"depth 4, from random weights, the CPU recipe with 32 clips per step and {any_rec['steps']:,} steps, two "
+         "training seeds each, one thread each (`scripts/prompt_question.sh`; "
+         f"{any_rec.get('cpu_model', 'CPU not recorded')}). Validation MPJPE on 256 evenly spread windows of the "
+         "held-out S8 (H = 1, M = 1, EMA weights, the deployable input: no action label), in mm; "
+         f"'at {budget:.0f} CPU-min' interpolates each curve at the budget of the cheapest run.", "",
+         "| variant | seed 1 | seed 2 | mean (± half the seed range) | CPU-min per run | "
+         f"at {budget:.0f} CPU-min (mean) |", "|---|---:|---:|---:|---:|---:|"]
+    stats = {}
+    for v, what in PROMPT_VARIANTS:
+        ends = [recs[(v, s)]["curve"][-1]["s8_val_mpjpe_mm"] for s in PROMPT_SEEDS]
+        at_budget = [curve_at(recs[(v, s)]["curve"], budget) for s in PROMPT_SEEDS]
+        at_budget = [a for a in at_budget if a is not None]
+        minutes = _mean([recs[(v, s)]["curve"][-1]["cpu_minutes"] for s in PROMPT_SEEDS])
+        stats[v] = (_mean(ends), (max(ends) - min(ends)) / 2, _mean(at_budget) if at_budget else None)
+        L.append(f"| {what} | " + " | ".join(f"{e:.1f}" for e in ends) + f" | {stats[v][0]:.1f} ± {stats[v][1]:.1f} | "
+                 f"{minutes:.1f} | {'' if stats[v][2] is None else f'{stats[v][2]:.1f}'} |")
+    L.append("")
+    base_mean, base_spread, base_budget = stats["d3dp"]
+    for v, label in (("finepose-offline", "offline prompts"), ("finepose-minilm", "prompts with language (MiniLM)")):
+        mean, spread, at_b = stats[v]
+        diff = mean - base_mean
+        if abs(diff) <= spread + base_spread:
+            verdict = (f"within the seeds' spread ({spread + base_spread:.1f} mm): **no measurable effect** of "
+                       f"{label} at this scale")
+        else:
+            verdict = f"{label} {'**help**' if diff < 0 else '**hurt**'} by more than the seeds' spread"
+        eq = "" if at_b is None or base_budget is None else f"; at equal CPU-minutes {at_b - base_budget:+.1f} mm"
+        L.append(f"- FinePOSE with {label} against D3DP: {diff:+.1f} mm at equal steps{eq} — {verdict}.")
+    return L + [""]
+
+
 REGRESSION_RUN = "mixste-regression-h36m"
 """The deterministic baseline: the FinePOSE model's MixSTE backbone (81 frames, no prompts) trained with
 ``--objective regression`` and evaluated with one step and one hypothesis (``scripts/evaluate_context.sh CKPT
@@ -288,6 +345,7 @@ def context_section() -> list[str]:
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
     L += equal_minutes_table()
+    L += prompts_context_section()
 
     def measured(name: str):
         return (_report(name, "h36m-S8-all-fast", "deployable"), detector_like(name),

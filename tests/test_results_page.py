@@ -49,3 +49,36 @@ def test_committed_results_hold_no_machine_paths():
                 if marker in text:
                     bad.append(f"{path.relative_to(REPO)}: {marker}")
     assert not bad, bad
+
+
+def _curve(end_mm: float, end_minutes: float) -> dict:
+    return {"steps": 1200, "cpu_model": "test CPU", "curve": [
+        {"step": 600, "cpu_minutes": end_minutes / 2, "s8_val_mpjpe_mm": end_mm + 20.0},
+        {"step": 1200, "cpu_minutes": end_minutes, "s8_val_mpjpe_mm": end_mm}]}
+
+
+@pytest.mark.parametrize("offline, minilm, expect_offline, expect_minilm", [
+    ((70.0, 72.0), (60.0, 61.0), "no measurable effect", "**help**"),
+    ((80.0, 81.0), (69.0, 73.0), "**hurt**", "no measurable effect"),
+])
+def test_prompt_question_verdict_follows_the_numbers(tmp_path, monkeypatch, offline, minilm, expect_offline,
+                                                     expect_minilm):
+    """Item 6's verdict: a difference counts only where it exceeds the sum of the two seed spreads."""
+    page = _script("results_page")
+    (tmp_path / "training").mkdir()
+    values = {"finepose-offline": offline, "finepose-minilm": minilm, "d3dp": (70.0, 71.0)}
+    for variant, (a, b) in values.items():
+        for seed, mm in zip((1, 2), (a, b)):
+            minutes = 20.0 if variant == "d3dp" else 24.0
+            (tmp_path / "training" / f"prompts27-{variant}-s{seed}.json").write_text(
+                __import__("json").dumps(_curve(mm, minutes)))
+    monkeypatch.setattr(page, "RESULTS", tmp_path)
+    text = "\n".join(page.prompts_context_section())
+    lines = {ln.split(" against ")[0]: ln for ln in text.splitlines() if ln.startswith("- FinePOSE with")}
+    assert expect_offline in lines["- FinePOSE with offline prompts"]
+    assert expect_minilm in lines["- FinePOSE with prompts with language (MiniLM)"]
+    assert "at 20 CPU-min" in text  # the budget is the cheapest run's
+    # D3DP's mean and spread: 70.5 ± 0.5
+    assert "| 70.0 | 71.0 | 70.5 ± 0.5 |" in text
+    (tmp_path / "training" / "prompts27-d3dp-s2.json").unlink()
+    assert page.prompts_context_section() == []
