@@ -80,5 +80,8 @@ def test_prompt_question_verdict_follows_the_numbers(tmp_path, monkeypatch, offl
     assert "at 20 CPU-min" in text  # the budget is the cheapest run's
     # D3DP's mean and spread: 70.5 ± 0.5
     assert "| 70.0 | 71.0 | 70.5 ± 0.5 |" in text
+    diff = (sum(offline) - 141.0) / 2
+    assert f"offline {diff:+.1f} mm, MiniLM" in page.prompts_context_row()
     (tmp_path / "training" / "prompts27-d3dp-s2.json").unlink()
     assert page.prompts_context_section() == []
+    assert page.prompts_context_row().endswith("not measured yet |")
