@@ -12,7 +12,8 @@ backward, AdamW) of the same model on the same number of clips per optimizer ste
   reported separately, the step time is the steady state after it.
 
 Each precision runs in fp32 and under bf16 autocast. The same run measures the fp32 and bf16 matmul peaks with
-one and with two threads, so speeds are ratios measured in one run. Both cores must be otherwise idle (the
+one and with two threads, so speeds are ratios measured in one run; each row also gives the step's matmul FLOP
+rate as a fraction of the peak of as many threads as the mode keeps busy. Both cores must be otherwise idle (the
 campaign's runs are paused with SIGSTOP while it measures; a paused process uses no CPU time)::
 
     python benchmarks/parallel_training.py --preset finepose-base-h36m --clips 16 \\
@@ -35,7 +36,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import posediff  # noqa: E402
-from measure import machine_info, matmul_peak, median, save_result  # noqa: E402
+from measure import count_flops, machine_info, matmul_peak, median, save_result  # noqa: E402
+from posediff.nn.attention import eager_attention  # noqa: E402
 from posediff.training.validation import LossModule  # noqa: E402
 
 MODES = ("threads1", "threads2", "gloo2", "compile1")
@@ -140,6 +142,24 @@ def _gloo(preset: str, frames: int, clips: int, precision: str, warmup: int, rep
     return out
 
 
+def step_flops(preset: str, frames: int, clips: int, precision: str, overrides: Optional[dict] = None) -> int:
+    """Matmul-type FLOPs of one forward + backward of ``clips`` clips (the same in every mode: the processes of
+    ``gloo2`` share them), counted with explicit attention matmuls so the fused kernels are counted too."""
+    module, _ = _build(preset, frames, overrides or {})
+    x2d, y3d, actions, gen = _batch(clips, frames, 0)
+
+    def fwd_bwd():
+        if precision == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = module(x2d, y3d, actions, gen)
+        else:
+            loss = module(x2d, y3d, actions, gen)
+        loss.backward()
+
+    with eager_attention():
+        return count_flops(fwd_bwd)
+
+
 def measure_mode(preset: str, frames: int, clips: int, precision: str, mode: str, warmup: int, repeats: int,
                  overrides: Optional[dict] = None) -> dict:
     """One row: step time, clips/s and supervised frames/s of ``mode`` (see the module docstring)."""
@@ -186,12 +206,17 @@ def main(argv=None) -> dict:
             peaks[f"{name}_threads{threads}"] = matmul_peak(dtype, n=n, repeats=3)["best_tflops"]
     rows = []
     for p in precisions:
+        flops = step_flops(args.preset, frames, args.clips, p)
         for m in modes:
             r = measure_mode(args.preset, frames, args.clips, p, m, args.warmup, args.repeats)
+            # the peak of as many threads as the mode keeps busy
+            peak = peaks[f"{p}_threads{1 if m.endswith('1') else 2}"]
+            r.update(step_flops=flops, tflops=flops / r["step_s"] / 1e12)
+            r["fraction_of_peak"] = r["tflops"] / peak
             rows.append(r)
             extra = f"  (first step {r['first_step_s']:.1f} s)" if m == "compile1" else ""
             print(f"{p:4s} {m:9s} {r['step_s']:7.3f} s/step  {r['clips_per_s']:6.2f} clips/s  "
-                  f"{r['frames_per_s']:7.1f} frames/s{extra}", flush=True)
+                  f"{r['frames_per_s']:7.1f} frames/s  {100 * r['fraction_of_peak']:5.1f} % of the peak{extra}", flush=True)
     speedups = {}
     for p in precisions:
         base = next((r for r in rows if r["precision"] == p and r["mode"] == "threads1"), None)

@@ -314,6 +314,8 @@ def test_parallel_training_smoke(tmp_path):
     assert [(r["mode"], r["clips_per_step"], r["frames"]) for r in res["rows"]] == [
         ("threads1", 2, 9), ("threads2", 2, 9), ("gloo2", 2, 9)]
     assert all(r["frames_per_s"] > 0 and len(r["step_times_s"]) == 1 for r in res["rows"])
+    assert all(r["step_flops"] > 0 and r["fraction_of_peak"] > 0 for r in res["rows"])
+    assert len({r["step_flops"] for r in res["rows"]}) == 1  # the same step in every mode
     assert res["speedup_over_threads1"]["fp32"]["threads1"] == 1.0
     assert set(res["matmul_peak_tflops"]) == {"fp32_threads1", "bf16_threads1", "fp32_threads2", "bf16_threads2"}
     with pytest.raises(ValueError, match="at least 2 clips"):
