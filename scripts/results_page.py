@@ -190,6 +190,56 @@ def equal_minutes_table() -> list[str]:
     return L + [""]
 
 
+WIDTH_RUNS = (("finepose-base-h36m", 128, 12000), ("finepose-w256-h36m", 256, 3000))
+"""Item 1, the width question along the curriculum: record name, width, and the steps of its 9-frame part (the
+81-frame part starts after them)."""
+
+
+def step_value(curve: list[dict], step: int):
+    """Validation MPJPE at ``step`` (a validation point, or linear between the two around it; None outside)."""
+    pts = [(c["step"], c["s8_val_mpjpe_mm"]) for c in curve]
+    for (s0, v0), (s1, v1) in zip(pts, pts[1:]):
+        if s0 <= step <= s1:
+            return v0 + (v1 - v0) * (step - s0) / max(s1 - s0, 1)
+    return pts[-1][1] if pts and pts[-1][0] == step else None
+
+
+def width_section() -> list[str]:
+    """Width 256 against width 128 along the same curriculum (9 frames, then 81 from the 9-frame weights), at equal
+    steps of each part, with the cost of a step of each width measured on one machine."""
+    recs = [(name, width, nine, _load(RESULTS / "training" / f"{name}.json")) for name, width, nine in WIDTH_RUNS]
+    if not all(r[3] for r in recs):
+        return []
+    wide = recs[-1][3]
+    n81 = int(wide["steps"]) - recs[-1][2]
+    marks = [("9", s) for s in range(500, recs[-1][2] + 1, 500)] + \
+            [("81", s) for s in range(200, n81 + 1, 200)]
+    L = ["### Width 256 against width 128 along the curriculum (item 1)", "",
+         "The same architecture and recipe at width 256 (4.99 M trainable parameters) and 128 (1.39 M), both 9 frames "
+         "first and then 81 frames from the 9-frame weights; validation MPJPE (mm; H = 1, M = 1, 256 evenly spread S8 "
+         "windows, EMA weights) at equal steps of each part. The width-128 path's 9-frame part was 12,000 steps (its "
+         "first 5,000 under one cosine schedule, the marks below are from it); the width-256 path's "
+         f"{recs[-1][2]:,} steps, one cosine schedule; the 81-frame parts: 2,000 + 1,600 steps (width 128) and "
+         f"{n81:,} (width 256), 32 clips per step.", "",
+         "| part | step of the part | width 128 | width 256 |", "|---|---:|---:|---:|"]
+    for part, s in marks:
+        cells = []
+        for name, width, nine, rec in recs:
+            cells.append(step_value(rec["curve"], s if part == "9" else nine + s))
+        L.append(f"| {part} frames | {s:,} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells) + " |")
+    a = _load(RESULTS / "sizes" / "training_throughput-9f-81f-w128-d4-xeon-amx.json")
+    b = _load(RESULTS / "sizes" / "training_throughput-9f-81f-w256-d4-xeon-amx.json")
+    if a and b:
+        fps = {(w, r["frames"]): r["frames_per_s"] for w, rec in ((128, a), (256, b)) for r in rec["rows"]
+               if r["precision"] == "bf16"}
+        L += ["", f"A step of width 256 costs {fps[(128, 9)] / fps[(256, 9)]:.2f}× one of width 128 at 9 frames and "
+              f"{fps[(128, 81)] / fps[(256, 81)]:.2f}× at 81 (bf16, one thread, {a['machine']['cpu']}, measured side by "
+              "side: `benchmarks/results/sizes/training_throughput-9f-81f-w*-d4-xeon-amx.json`). The two paths ran on "
+              f"different CPUs ({recs[0][3].get('cpu_model', '?')}, {wide.get('cpu_model', '?')}), so their "
+              "CPU-minutes are not compared directly."]
+    return L + [""]
+
+
 PROMPT_VARIANTS = (
     ("finepose-offline", "FinePOSE, prompts from the offline random text tower"),
     ("finepose-minilm", "FinePOSE, prompts from the pretrained all-MiniLM-L6-v2 (language)"),
@@ -356,6 +406,7 @@ def context_section() -> list[str]:
                 L.append(f"- `{st['name']}`: `{st['command']}` at commit `{st.get('commit', '?')}`.")
         L.append("")
     L += equal_minutes_table()
+    L += width_section()
     L += prompts_context_section()
 
     def measured(name: str):

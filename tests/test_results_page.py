@@ -85,3 +85,11 @@ def test_prompt_question_verdict_follows_the_numbers(tmp_path, monkeypatch, offl
     (tmp_path / "training" / "prompts27-d3dp-s2.json").unlink()
     assert page.prompts_context_section() == []
     assert page.prompts_context_row().endswith("not measured yet |")
+
+
+def test_step_value_interpolates_between_validation_points():
+    page = _script("results_page")
+    curve = [{"step": 500, "s8_val_mpjpe_mm": 100.0}, {"step": 1000, "s8_val_mpjpe_mm": 80.0}]
+    assert page.step_value(curve, 750) == pytest.approx(90.0)
+    assert page.step_value(curve, 1000) == 80.0
+    assert page.step_value(curve, 400) is None and page.step_value(curve, 1200) is None
