@@ -10,6 +10,9 @@ digests instead. ``unpack`` rebuilds the full checkpoint, checks the digests and
     python scripts/campaign.py unpack campaign/finepose-base-h36m runs/finepose-base-h36m
     OMP_NUM_THREADS=1 posediff train --resume --out runs/finepose-base-h36m --data h36m:$POSEDIFF_SHARED/data/h36m
 
+A stage whose schedule has ended is packed ``--weights-only`` (its EMA weights; the next stage starts from them with
+``posediff train --init runs/NAME/checkpoints/last.pt``): a wide model's full training state is not small.
+
 The unpacked ``last.pt`` holds the same tensors as the packed run's (``unpack`` verifies it against the
 digests), so the resumed run continues bit for bit on the same kind of machine.
 """
@@ -44,9 +47,16 @@ def _dicts(ckpt: dict) -> dict[str, dict]:
     return out
 
 
-def pack(run: Path, dest: Path) -> Path:
-    """Write ``dest/last.pt`` (regenerable tensors left out, with digests) and the run's small files."""
+def pack(run: Path, dest: Path, weights_only: bool = False) -> Path:
+    """Write ``dest/last.pt`` (regenerable tensors left out, with digests) and the run's small files.
+
+    ``weights_only``: keep only the (EMA) weights, not the training state (raw weights, optimizer moments, random
+    streams): for a stage whose schedule has ended, which the next stage continues with ``posediff train --init``
+    (a quarter of the size: a wide model's full state would not be small). Such a pack cannot ``--resume``."""
     ckpt = dict(read_checkpoint(run / "checkpoints" / "last.pt"))
+    if weights_only:
+        ckpt.pop("training", None)
+        ckpt["campaign_weights_only"] = True
     lifter = build(ckpt["spec"])
     lifter.load_state_dict(ckpt["state_dict"], strict=True)
     regen = regenerable_keys(lifter, ckpt["spec"])
@@ -59,9 +69,10 @@ def pack(run: Path, dest: Path) -> Path:
         else:
             ckpt["training"] = dict(ckpt["training"], raw_state_dict=kept)
     ckpt["campaign_regenerated"] = {"keys": regen, "sha256": record}
-    tr = dict(ckpt["training"])
-    tr["config"] = dict(tr["config"], data=shared_as_placeholder(tr["config"]["data"]))
-    ckpt["training"] = tr
+    if "training" in ckpt:
+        tr = dict(ckpt["training"])
+        tr["config"] = dict(tr["config"], data=shared_as_placeholder(tr["config"]["data"]))
+        ckpt["training"] = tr
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(ckpt, dest / "last.pt")
     for f in SMALL_FILES:
@@ -74,6 +85,7 @@ def unpack(src: Path, run: Path) -> Path:
     """Rebuild the full ``last.pt`` into ``run/checkpoints`` (digests checked) and copy the small files."""
     ckpt = dict(read_checkpoint(src / "last.pt"))
     info = ckpt.pop("campaign_regenerated", None)
+    weights_only = ckpt.pop("campaign_weights_only", False)
     if info:
         torch.manual_seed(0)
         fresh = build(ckpt["spec"]).state_dict()
@@ -90,8 +102,8 @@ def unpack(src: Path, run: Path) -> Path:
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     out = save_checkpoint(ckpt, run / "checkpoints" / "last.pt")
     for f in SMALL_FILES:
-        if (src / f).is_file():
-            shutil.copy2(src / f, run / f)
+        if (src / f).is_file() and not (weights_only and f == "train_config.json"):
+            shutil.copy2(src / f, run / f)  # a weights-only run folder is not resumable: no settings to resume
     return out
 
 
@@ -101,11 +113,13 @@ def main(argv=None) -> int:
     p = sub.add_parser("pack", help="RUN → DEST (small, committable)")
     p.add_argument("run", type=Path)
     p.add_argument("dest", type=Path)
+    p.add_argument("--weights-only", action="store_true",
+                   help="only the EMA weights (a finished stage, continued with --init; cannot --resume)")
     u = sub.add_parser("unpack", help="SRC → RUN (ready for posediff train --resume)")
     u.add_argument("src", type=Path)
     u.add_argument("run", type=Path)
     args = ap.parse_args(argv)
-    out = pack(args.run, args.dest) if args.cmd == "pack" else unpack(args.src, args.run)
+    out = pack(args.run, args.dest, args.weights_only) if args.cmd == "pack" else unpack(args.src, args.run)
     print(f"{out} ({out.stat().st_size / 2 ** 20:.1f} MiB)")
     return 0
 

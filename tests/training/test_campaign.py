@@ -63,3 +63,33 @@ def test_data_paths_are_portable(tmp_path, monkeypatch):
     assert "data" in BUDGET_FIELDS and "data" not in CORE_FIELDS
     monkeypatch.setenv("POSEDIFF_SHARED", "/some/machine/shared")
     assert _campaign()._portable("h36m:/some/machine/shared/data/h36m") == "h36m:$POSEDIFF_SHARED/data/h36m"
+
+
+def test_weights_only_pack_continues_as_a_new_stage_with_init(tmp_path):
+    """A finished stage is packed with its EMA weights only (no optimizer state: a quarter of the size for a wide
+    model); unpacked, it gives the same weights, starts the next stage with --init, and refuses --resume."""
+    import pytest
+
+    from posediff.errors import PosediffError
+
+    campaign = _campaign()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train("finepose-tiny", out=tmp_path / "run", max_steps=2, **{**TINY, "ema_decay": 0.9,
+                                                                      "val_subjects": ["none"]})
+        full = campaign.pack(tmp_path / "run", tmp_path / "full")
+        packed = campaign.pack(tmp_path / "run", tmp_path / "campaign", weights_only=True)
+        small = torch.load(packed, weights_only=True)
+        assert "training" not in small and small["campaign_weights_only"] is True
+        assert packed.stat().st_size < 0.6 * full.stat().st_size
+        campaign.unpack(tmp_path / "campaign", tmp_path / "again")
+        original = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+        back = torch.load(tmp_path / "again" / "checkpoints" / "last.pt", weights_only=True)
+        assert _equal(back["state_dict"], original["state_dict"])
+        assert not (tmp_path / "again" / "train_config.json").exists()
+        res = train("finepose-tiny", out=tmp_path / "next", max_steps=1,
+                    init_weights=tmp_path / "again" / "checkpoints" / "last.pt",
+                    **{**TINY, "val_subjects": ["none"]})
+        assert res.step == 1
+        with pytest.raises(PosediffError):
+            train(resume=True, out=tmp_path / "again", max_steps=3, progress=False)
