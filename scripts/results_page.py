@@ -173,13 +173,15 @@ def equal_minutes_table() -> list[str]:
     L = ["**At equal training CPU-minutes** (validation during training: H = 1, M = 1, 256 evenly spread S8 "
          "windows, EMA weights, interpolated between validation points; the 9-frame part of the first run is "
          "validated on 9-frame windows, the rest on 81-frame windows; one thread each, the runs of one session "
-         "sharing the 2 cores, so a CPU-minute is a busy core's minute):", "",
-         "| run | what it is | " + " | ".join(f"{m} CPU-min" for m in EQUAL_MINUTES) + " | at its end |",
-         "|---|---|" + "---:|" * (len(EQUAL_MINUTES) + 1)]
+         "sharing the 2 cores, so a CPU-minute is a busy core's minute; runs on different CPUs are not comparable "
+         "minute for minute):", "",
+         "| run | what it is | CPU | " + " | ".join(f"{m} CPU-min" for m in EQUAL_MINUTES) + " | at its end |",
+         "|---|---|---|" + "---:|" * (len(EQUAL_MINUTES) + 1)]
     for name, what, rec in runs:
         end = rec["curve"][-1]
         cells = [curve_at(rec["curve"], m) for m in EQUAL_MINUTES]
-        L.append(f"| `{name}` | {what} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
+        L.append(f"| `{name}` | {what} | {rec.get('cpu_model', 'not recorded')} | "
+                 + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
                  + f" | {end['s8_val_mpjpe_mm']:.1f} mm at {end['cpu_minutes']:.0f} CPU-min |")
     L += ["", "Started from random weights at 81 frames, both the wider FinePOSE and the deterministic regressor learn far "
           "more slowly per CPU-minute than the path through 9 frames: a step of 32 clips of 81 frames costs as much "
