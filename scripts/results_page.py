@@ -364,6 +364,31 @@ def default_model_summary() -> list[str]:
             "The tables below the campaign describe the 9-frame models.", ]
 
 
+def parallel_paragraph() -> list[str]:
+    """Item 3: both cores for one run (two threads, two gloo processes) and torch.compile, from the two runs of
+    ``benchmarks/parallel_training.py``."""
+    runs = [r for r in (_load(RESULTS / "parallel_training-first.json"), _load(RESULTS / "parallel_training.json")) if r]
+    if not runs:
+        return []
+
+    both = [r["speedup_over_threads1"][p][m] for r in runs for p in r["speedup_over_threads1"]
+            for m in ("threads2", "gloo2") if m in r["speedup_over_threads1"][p]]
+
+    def cell(p: str, mode: str) -> str:
+        return " / ".join(f"{r['speedup_over_threads1'][p][mode]:.2f}×" for r in runs
+                          if mode in r["speedup_over_threads1"].get(p, {}))
+    return [f"**Both cores for one run** (`benchmarks/parallel_training.py`, {runs[-1]['preset']}, "
+            f"{runs[-1]['frames']} frames, {runs[-1]['clips_per_step']} clips per step, both cores otherwise idle, "
+            f"{runs[-1]['machine']['cpu']}, {len(runs)} run(s) of the same command): against one thread, two threads "
+            f"train bf16 {cell('bf16', 'threads2')} and fp32 {cell('fp32', 'threads2')} as fast, two gloo processes "
+            f"bf16 {cell('bf16', 'gloo2')} and fp32 {cell('fp32', 'gloo2')}, `torch.compile` on one thread bf16 "
+            f"{cell('bf16', 'compile1')} and fp32 {cell('fp32', 'compile1')}. The second core is worth "
+            f"{min(both):.1f}–{max(both):.1f}× either way, which way is faster changed between runs, and compile is "
+            "not worth its cost "
+            "([Training](training.md#using-both-cores-threads-processes-torchcompile)); the campaign runs two "
+            "independent runs side by side, one thread each.", ""]
+
+
 def context_section() -> list[str]:
     """Issue 19: the long-context campaign — stages, per-frame training cost, and the targets with where each
     stands (only measured figures; what is not measured yet says so)."""
@@ -392,6 +417,7 @@ def context_section() -> list[str]:
                      f"{_f(a and b and b['frames_per_s'] / a['frames_per_s'], 2)}× | "
                      f"{_f(b and 100 * b['fraction_of_peak'], 0)} % |")
         L.append("")
+    L += parallel_paragraph()
     if tr:
         stages = tr.get("stages") or []
         L += ["| stage (run) | steps (total at its end) | CPU-minutes (this stage) | CPU | precision | S8 validation at its end (H=1, M=1) |",
