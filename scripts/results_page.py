@@ -214,8 +214,12 @@ def width_section() -> list[str]:
         return []
     wide = recs[-1][3]
     n81 = int(wide["steps"]) - recs[-1][2]
-    marks = [("9", s) for s in range(500, recs[-1][2] + 1, 500)] + \
-            [("81", s) for s in range(200, n81 + 1, 200)]
+    # every validation step of either run within the wide run's parts (a part's points only: the 9-frame part is
+    # validated on 9-frame windows, the 81-frame part on 81-frame windows)
+    marks = sorted({("9", c["step"]) for _, _, nine, rec in recs for c in rec["curve"]
+                    if c["step"] <= min(nine, recs[-1][2])}, key=lambda m: m[1]) + \
+        sorted({("81", c["step"] - nine) for _, _, nine, rec in recs for c in rec["curve"]
+                if 0 < c["step"] - nine <= n81}, key=lambda m: m[1])
     L = ["### Width 256 against width 128 along the curriculum (item 1)", "",
          "The same architecture and recipe at width 256 (4.99 M trainable parameters) and 128 (1.39 M), both 9 frames "
          "first and then 81 frames from the 9-frame weights; validation MPJPE (mm; H = 1, M = 1, 256 evenly spread S8 "
@@ -223,22 +227,33 @@ def width_section() -> list[str]:
          "first 5,000 under one cosine schedule, the marks below are from it); the width-256 path's "
          f"{recs[-1][2]:,} steps, one cosine schedule; the 81-frame parts: 2,000 + 1,600 steps (width 128) and "
          f"{n81:,} (width 256), 32 clips per step.", "",
-         "| part | step of the part | width 128 | width 256 |", "|---|---:|---:|---:|"]
-    for part, s in marks:
-        cells = []
-        for name, width, nine, rec in recs:
-            cells.append(step_value(rec["curve"], s if part == "9" else nine + s))
-        L.append(f"| {part} frames | {s:,} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells) + " |")
+         "| part | step of the part | width 128 | width 256 | width 128 at the same cost (its steps) |",
+         "|---|---:|---:|---:|---:|"]
     a = _load(RESULTS / "sizes" / "training_throughput-9f-81f-w128-d4-xeon-amx.json")
     b = _load(RESULTS / "sizes" / "training_throughput-9f-81f-w256-d4-xeon-amx.json")
+    ratio = {}
     if a and b:
         fps = {(w, r["frames"]): r["frames_per_s"] for w, rec in ((128, a), (256, b)) for r in rec["rows"]
                if r["precision"] == "bf16"}
-        L += ["", f"A step of width 256 costs {fps[(128, 9)] / fps[(256, 9)]:.2f}× one of width 128 at 9 frames and "
-              f"{fps[(128, 81)] / fps[(256, 81)]:.2f}× at 81 (bf16, one thread, {a['machine']['cpu']}, measured side by "
-              "side: `benchmarks/results/sizes/training_throughput-9f-81f-w*-d4-xeon-amx.json`). The two paths ran on "
-              f"different CPUs ({recs[0][3].get('cpu_model', '?')}, {wide.get('cpu_model', '?')}), so their "
-              "CPU-minutes are not compared directly."]
+        ratio = {"9": fps[(128, 9)] / fps[(256, 9)], "81": fps[(128, 81)] / fps[(256, 81)]}
+    for part, s in marks:
+        cells = []
+        for name, width, nine, rec in recs:
+            own = [c for c in rec["curve"] if (c["step"] <= nine) == (part == "9")]
+            cells.append(step_value(own, s if part == "9" else nine + s) if own else None)
+        narrow_name, _, narrow_nine, narrow = recs[0]
+        own = [c for c in narrow["curve"] if (c["step"] <= narrow_nine) == (part == "9")]
+        same = round(s * ratio[part]) if part in ratio else None
+        at_cost = step_value(own, same if part == "9" else narrow_nine + same) if same and own else None
+        L.append(f"| {part} frames | {s:,} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
+                 + (f" | {at_cost:.1f} ({same:,}) |" if at_cost is not None else " | |"))
+    if ratio:
+        L += ["", f"A step of width 256 costs {ratio['9']:.2f}× one of width 128 at 9 frames and {ratio['81']:.2f}× at "
+              f"81 (bf16, one thread, {a['machine']['cpu']}, measured side by side: "
+              "`benchmarks/results/sizes/training_throughput-9f-81f-w*-d4-xeon-amx.json`); the last column reads the "
+              "width-128 curve at that many more steps of the same part. The two paths ran on different CPUs "
+              f"({recs[0][3].get('cpu_model', '?')}, {wide.get('cpu_model', '?')}), so their CPU-minutes are not "
+              "compared directly, and their schedules differ (see above)."]
     return L + [""]
 
 

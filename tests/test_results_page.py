@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 
 import pytest
@@ -93,3 +94,29 @@ def test_step_value_interpolates_between_validation_points():
     assert page.step_value(curve, 750) == pytest.approx(90.0)
     assert page.step_value(curve, 1000) == 80.0
     assert page.step_value(curve, 400) is None and page.step_value(curve, 1200) is None
+
+
+def test_width_section_compares_parts_at_equal_steps_and_equal_cost(tmp_path, monkeypatch):
+    page = _script("results_page")
+    (tmp_path / "training").mkdir()
+    (tmp_path / "sizes").mkdir()
+    narrow = [{"step": s, "s8_val_mpjpe_mm": 200.0 - s / 100} for s in range(500, 12001, 500)] + \
+        [{"step": 12000 + s, "s8_val_mpjpe_mm": 50.0 - s / 100} for s in (250, 500, 750, 1000, 1250)]
+    wide = [{"step": s, "s8_val_mpjpe_mm": 100.0} for s in (500, 1000, 1500, 2000, 2500, 3000)] + \
+        [{"step": 3000 + s, "s8_val_mpjpe_mm": 40.0} for s in (200, 400, 600)]
+    for name, curve, steps in (("finepose-base-h36m", narrow, 13250), ("finepose-w256-h36m", wide, 3600)):
+        (tmp_path / "training" / f"{name}.json").write_text(json.dumps({"name": name, "steps": steps, "curve": curve}))
+    for width, fps in ((128, 1000.0), (256, 500.0)):  # a wide step costs 2x
+        rows = [{"frames": f, "precision": "bf16", "frames_per_s": fps} for f in (9, 81)]
+        (tmp_path / "sizes" / f"training_throughput-9f-81f-w{width}-d4-xeon-amx.json").write_text(
+            json.dumps({"rows": rows, "machine": {"cpu": "test CPU"}}))
+    monkeypatch.setattr(page, "RESULTS", tmp_path)
+    text = "\n".join(page.width_section())
+    # 9-frame part, step 1,000: narrow 190.0, wide 100.0, narrow at twice the steps (2,000) 180.0
+    assert "| 9 frames | 1,000 | 190.0 | 100.0 | 180.0 (2,000) |" in text
+    # 81-frame part: the narrow curve is read only on its own 81-frame points (step 200 is before its first)
+    assert "| 81 frames | 200 |  | 40.0 | 46.0 (400) |" in text
+    assert "| 81 frames | 600 | 44.0 | 40.0 | 38.0 (1,200) |" in text
+    assert "costs 2.00× one of width 128 at 9 frames" in text
+    (tmp_path / "training" / "finepose-w256-h36m.json").unlink()
+    assert page.width_section() == []
