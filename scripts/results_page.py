@@ -195,6 +195,9 @@ def equal_minutes_table() -> list[str]:
 WIDTH_RUNS = (("finepose-base-h36m", 128, 12000), ("finepose-w256-h36m", 256, 3000))
 """Item 1, the width question along the curriculum: record name, width, and the steps of its 9-frame part (the
 81-frame part starts after them)."""
+WIDTH_EVALS = (("finepose-base-h36m-stage2", "width 128 (the default model, 15,600 steps)"),
+               ("finepose-w256-h36m", "width 256 (the end of its 81-frame part)"))
+"""The quick every-window evaluations (``NAME-h36m-S8-all-h1m1-deployable``) of the two widths' checkpoints."""
 
 
 def step_value(curve: list[dict], step: int):
@@ -254,6 +257,11 @@ def width_section() -> list[str]:
               "width-128 curve at that many more steps of the same part. The two paths ran on different CPUs "
               f"({recs[0][3].get('cpu_model', '?')}, {wide.get('cpu_model', '?')}), so their CPU-minutes are not "
               "compared directly, and their schedules differ (see above)."]
+    evals = [(name, _report(name, "h36m-S8-all-h1m1", "deployable")) for name, _ in WIDTH_EVALS]
+    if all(rep for _, rep in evals):
+        L += ["", "Every S8 window, one step and one hypothesis with flip (`scripts/evaluate_context.sh CKPT NAME "
+              "quick`), P-Agg: " + "; ".join(f"{what} **{_val(rep, 'P-Agg'):.1f} mm** (`{name}`)"
+                                              for (name, rep), (_, what) in zip(evals, WIDTH_EVALS)) + "."]
     return L + [""]
 
 
