@@ -239,15 +239,15 @@ def width_section() -> list[str]:
         fps = {(w, r["frames"]): r["frames_per_s"] for w, rec in ((128, a), (256, b)) for r in rec["rows"]
                if r["precision"] == "bf16"}
         ratio = {"9": fps[(128, 9)] / fps[(256, 9)], "81": fps[(128, 81)] / fps[(256, 81)]}
+    def in_part(rec: dict, nine: int, part: str, step: int):
+        """The run's validation at ``step`` of ``part``, read on that part's own points only."""
+        own = [c for c in rec["curve"] if (c["step"] <= nine) == (part == "9")]
+        return step_value(own, step if part == "9" else nine + step) if own else None
+
     for part, s in marks:
-        cells = []
-        for name, width, nine, rec in recs:
-            own = [c for c in rec["curve"] if (c["step"] <= nine) == (part == "9")]
-            cells.append(step_value(own, s if part == "9" else nine + s) if own else None)
-        narrow_name, _, narrow_nine, narrow = recs[0]
-        own = [c for c in narrow["curve"] if (c["step"] <= narrow_nine) == (part == "9")]
+        cells = [in_part(rec, nine, part, s) for _, _, nine, rec in recs]
         same = round(s * ratio[part]) if part in ratio else None
-        at_cost = step_value(own, same if part == "9" else narrow_nine + same) if same and own else None
+        at_cost = in_part(recs[0][3], recs[0][2], part, same) if same else None
         L.append(f"| {part} frames | {s:,} | " + " | ".join("" if v is None else f"{v:.1f}" for v in cells)
                  + (f" | {at_cost:.1f} ({same:,}) |" if at_cost is not None else " | |"))
     if ratio:
@@ -278,16 +278,38 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
+def prompt_comparison():
+    """Item 6's numbers, or None until every run is recorded: ``(records, budget, stats, contrasts)`` with
+    ``stats[variant] = (mean at the end, half the seed range, mean at the budget)`` and one contrast per FinePOSE
+    variant against D3DP: ``(variant, label, difference at equal steps, difference at the budget, spread)``. The
+    budget is the CPU-minutes at which the cheapest run ended."""
+    recs = {(v, s): _load(RESULTS / "training" / f"prompts27-{v}-s{s}.json") for v, _ in PROMPT_VARIANTS
+            for s in PROMPT_SEEDS}
+    if not all(recs.values()):
+        return None
+    budget = min(r["curve"][-1]["cpu_minutes"] for r in recs.values())
+    stats = {}
+    for v, _ in PROMPT_VARIANTS:
+        ends = [recs[(v, s)]["curve"][-1]["s8_val_mpjpe_mm"] for s in PROMPT_SEEDS]
+        at_budget = [a for a in (curve_at(recs[(v, s)]["curve"], budget) for s in PROMPT_SEEDS) if a is not None]
+        stats[v] = (_mean(ends), (max(ends) - min(ends)) / 2, _mean(at_budget) if at_budget else None)
+    base_mean, base_spread, base_budget = stats["d3dp"]
+    contrasts = []
+    for v, label in (("finepose-offline", "offline prompts"), ("finepose-minilm", "prompts with language (MiniLM)")):
+        mean, spread, at_b = stats[v]
+        contrasts.append((v, label, mean - base_mean, None if at_b is None or base_budget is None else at_b - base_budget,
+                          spread + base_spread))
+    return recs, budget, stats, contrasts
+
+
 def prompts_context_section() -> list[str]:
     """'What the prompts are worth with context': FinePOSE (offline / minilm text tower) against D3DP at 27 frames,
     two training seeds each, at the end of equal-step runs and at equal training CPU-minutes; the verdict is
     computed from the numbers (a difference counts only where it exceeds the seeds' spread)."""
-    recs = {(v, s): _load(RESULTS / "training" / f"prompts27-{v}-s{s}.json") for v, _ in PROMPT_VARIANTS
-            for s in PROMPT_SEEDS}
-    if not all(recs.values()):
+    comparison = prompt_comparison()
+    if comparison is None:
         return []
-    # equal budget: the CPU-minutes at which the cheapest run ended
-    budget = min(r["curve"][-1]["cpu_minutes"] for r in recs.values())
+    recs, budget, stats, contrasts = comparison
     any_rec = recs[(PROMPT_VARIANTS[0][0], PROMPT_SEEDS[0])]
     L = ["### What the prompts are worth with context (item 6)", "",
          "FinePOSE against the same backbone without prompts (D3DP) at equal context: **27 frames**, width 128, "
@@ -298,26 +320,19 @@ def prompts_context_section() -> list[str]:
          f"'at {budget:.0f} CPU-min' interpolates each curve at the budget of the cheapest run.", "",
          "| variant | seed 1 | seed 2 | mean (± half the seed range) | CPU-min per run | "
          f"at {budget:.0f} CPU-min (mean) |", "|---|---:|---:|---:|---:|---:|"]
-    stats = {}
     for v, what in PROMPT_VARIANTS:
-        ends = [recs[(v, s)]["curve"][-1]["s8_val_mpjpe_mm"] for s in PROMPT_SEEDS]
-        at_budget = [curve_at(recs[(v, s)]["curve"], budget) for s in PROMPT_SEEDS]
-        at_budget = [a for a in at_budget if a is not None]
+        ends = " | ".join(f"{recs[(v, s)]['curve'][-1]['s8_val_mpjpe_mm']:.1f}" for s in PROMPT_SEEDS)
         minutes = _mean([recs[(v, s)]["curve"][-1]["cpu_minutes"] for s in PROMPT_SEEDS])
-        stats[v] = (_mean(ends), (max(ends) - min(ends)) / 2, _mean(at_budget) if at_budget else None)
-        L.append(f"| {what} | " + " | ".join(f"{e:.1f}" for e in ends) + f" | {stats[v][0]:.1f} ± {stats[v][1]:.1f} | "
-                 f"{minutes:.1f} | {'' if stats[v][2] is None else f'{stats[v][2]:.1f}'} |")
-    L.append("")
-    base_mean, base_spread, base_budget = stats["d3dp"]
-    for v, label in (("finepose-offline", "offline prompts"), ("finepose-minilm", "prompts with language (MiniLM)")):
         mean, spread, at_b = stats[v]
-        diff = mean - base_mean
-        if abs(diff) <= spread + base_spread:
-            verdict = (f"within the seeds' spread ({spread + base_spread:.1f} mm): **no measurable effect** of "
-                       f"{label} at this scale")
+        L.append(f"| {what} | {ends} | {mean:.1f} ± {spread:.1f} | {minutes:.1f} | "
+                 f"{'' if at_b is None else f'{at_b:.1f}'} |")
+    L.append("")
+    for v, label, diff, diff_budget, spread in contrasts:
+        if abs(diff) <= spread:
+            verdict = f"within the seeds' spread ({spread:.1f} mm): **no measurable effect** of {label} at this scale"
         else:
             verdict = f"{label} {'**help**' if diff < 0 else '**hurt**'} by more than the seeds' spread"
-        eq = "" if at_b is None or base_budget is None else f"; at equal CPU-minutes {at_b - base_budget:+.1f} mm"
+        eq = "" if diff_budget is None else f"; at equal CPU-minutes {diff_budget:+.1f} mm"
         L.append(f"- FinePOSE with {label} against D3DP: {diff:+.1f} mm at equal steps{eq} — {verdict}.")
     return L + [""]
 
@@ -325,12 +340,12 @@ def prompts_context_section() -> list[str]:
 def prompts_context_row() -> str:
     """The targets table's row for item 6: the two FinePOSE variants against D3DP (27 frames, two seeds)."""
     what = "| FinePOSE vs D3DP at equal context and budget, two seeds, offline and minilm towers |"
-    lines = [ln for ln in prompts_context_section() if ln.startswith("- FinePOSE with")]
-    if not lines:
+    comparison = prompt_comparison()
+    if comparison is None:
         return f"{what} — | — | not measured yet |"
-    diffs = [ln.split(": ", 1)[1].split(" at equal steps")[0] for ln in lines]
-    return (f"{what} offline {diffs[0]}, MiniLM {diffs[1]} (27 frames) | — | measured: see "
-            "[the table](#what-the-prompts-are-worth-with-context-item-6) |")
+    diffs = {v: diff for v, _, diff, _, _ in comparison[3]}
+    return (f"{what} offline {diffs['finepose-offline']:+.1f} mm, MiniLM {diffs['finepose-minilm']:+.1f} mm "
+            "(27 frames, equal steps) | — | measured: see [the table](#what-the-prompts-are-worth-with-context-item-6) |")
 
 
 REGRESSION_RUN = "mixste-regression-h36m"
