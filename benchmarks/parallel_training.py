@@ -134,7 +134,17 @@ def _gloo(preset: str, frames: int, clips: int, precision: str, warmup: int, rep
                                                                    overrides), queue)) for r in range(2)]
     for p in procs:
         p.start()
-    out = queue.get(timeout=1800)
+    import queue as queue_module
+
+    out = None
+    while out is None:
+        try:
+            out = queue.get(timeout=5)
+        except queue_module.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):  # a worker died before reporting
+                for p in procs:
+                    p.kill()
+                raise RuntimeError("a gloo worker failed: " + ", ".join(f"exit code {p.exitcode}" for p in procs))
     for p in procs:
         p.join()
         if p.exitcode != 0:
