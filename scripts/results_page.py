@@ -257,6 +257,21 @@ def width_section() -> list[str]:
               "width-128 curve at that many more steps of the same part. The two paths ran on different CPUs "
               f"({recs[0][3].get('cpu_model', '?')}, {wide.get('cpu_model', '?')}), so their CPU-minutes are not "
               "compared directly, and their schedules differ (see above)."]
+        nine_w = recs[-1][2]
+        w9 = in_part(wide, nine_w, "9", nine_w)
+        # the narrow path's best validation within the same cost (its warm restart at 5,000 steps sets it back
+        # for a while; a run stopped before it would have had that value)
+        same9 = round(nine_w * ratio["9"])
+        narrow9 = [v for v in [in_part(recs[0][3], recs[0][2], "9", same9)]
+                   + [c["s8_val_mpjpe_mm"] for c in recs[0][3]["curve"] if c["step"] <= same9] if v is not None]
+        n9 = min(narrow9) if narrow9 else None
+        n9_end = in_part(recs[0][3], recs[0][2], "9", recs[0][2])
+        if w9 is not None and n9 is not None and n9_end is not None:
+            L += ["", f"**What it says.** At the end of the wide run's 9-frame part ({nine_w:,} steps) width 256 reached "
+                  f"{w9:.1f} mm, width 128 {n9:.1f} mm at its best within the same cost: per CPU-minute the wider model learned "
+                  f"{'no faster' if w9 >= n9 - 1.0 else 'faster'} (a difference under 1 mm counts as none). The "
+                  f"81-frame parts started from different 9-frame models ({w9:.1f} mm against {n9_end:.1f} mm after the "
+                  f"narrow path's {recs[0][2]:,} steps), so their rows compare the starts as much as the widths."]
     evals = [(name, _report(name, "h36m-S8-all-h1m1", "deployable")) for name, _ in WIDTH_EVALS]
     if all(rep for _, rep in evals):
         L += ["", "Every S8 window, one step and one hypothesis with flip (`scripts/evaluate_context.sh CKPT NAME "

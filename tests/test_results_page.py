@@ -118,5 +118,8 @@ def test_width_section_compares_parts_at_equal_steps_and_equal_cost(tmp_path, mo
     assert "| 81 frames | 200 |  | 40.0 | 46.0 (400) |" in text
     assert "| 81 frames | 600 | 44.0 | 40.0 | 38.0 (1,200) |" in text
     assert "costs 2.00× one of width 128 at 9 frames" in text
+    # the verdict reads the narrow curve's best within the same cost (6,000 steps: 140.0 mm)
+    assert "width 256 reached 100.0 mm, width 128 140.0 mm at its best within the same cost" in text
+    assert "the wider model learned faster" in text
     (tmp_path / "training" / "finepose-w256-h36m.json").unlink()
     assert page.width_section() == []
