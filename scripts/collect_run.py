@@ -49,11 +49,13 @@ def with_previous(run: dict, previous: dict, stage_name: str | None = None) -> d
             q["cpu_minutes"] = None if q["cpu_minutes"] is None or cpu0 is None else round(q["cpu_minutes"] + cpu0, 2)
         return q
 
+    recorded = ("command", "commit", "cpu_model", "amp_used")
     stages = list(previous.get("stages") or [{"name": previous.get("name"), "steps": steps0,
-                                               "wall_minutes": wall0, "cpu_minutes": cpu0}])
+                                               "wall_minutes": wall0, "cpu_minutes": cpu0,
+                                               **{k: previous[k] for k in recorded if previous.get(k)}}])
     stages.append({"name": stage_name or run["name"], "steps": run.get("steps"), "wall_minutes": run.get("wall_minutes_total"),
                    "cpu_minutes": run.get("cpu_minutes_total"),
-                   **{k: run[k] for k in ("command", "commit", "cpu_model", "amp_used") if run.get(k)}})
+                   **{k: run[k] for k in recorded if run.get(k)}})
     cpu = run.get("cpu_minutes_total")
     return dict(run, curve=previous.get("curve", []) + [shift(p) for p in run["curve"]],
                 loss=previous.get("loss", []) + [dict(p, step=p["step"] + steps0) for p in run["loss"]],

@@ -65,6 +65,11 @@ def test_learning_curves_of_stages_are_joined():
     assert (joined["steps"], joined["cpu_minutes_total"]) == (13000, 152.2)
     assert [s["name"] for s in joined["stages"]] == ["m", "m-stage2"]
     assert [s["name"] for s in C.with_previous(second, first, "m, stage 2")["stages"]] == ["m", "m, stage 2"]
+    # a first stage recorded without stages keeps its command, commit, CPU and precision in the joined record
+    first.update(command="posediff train m", commit="abc1234", cpu_model="test CPU", amp_used="bf16")
+    stage0 = C.with_previous(second, first)["stages"][0]
+    assert (stage0["command"], stage0["commit"], stage0["cpu_model"], stage0["amp_used"]) == (
+        "posediff train m", "abc1234", "test CPU", "bf16")
 
 
 def test_cpu_minutes_read_the_loggers_decimal_seconds(tmp_path):
