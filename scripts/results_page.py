@@ -349,6 +349,10 @@ def prompts_context_section() -> list[str]:
             verdict = f"{label} {'**help**' if diff < 0 else '**hurt**'} by more than the seeds' spread"
         eq = "" if diff_budget is None else f"; at equal CPU-minutes {diff_budget:+.1f} mm"
         L.append(f"- FinePOSE with {label} against D3DP: {diff:+.1f} mm at equal steps{eq} — {verdict}.")
+    ends = [r["curve"][-1]["s8_val_mpjpe_mm"] for r in recs.values()]
+    L += ["", f"Every run ended between {min(ends):.1f} and {max(ends):.1f} mm: early in learning from random weights "
+          "(the default model's validation is near 41 mm). The verdict holds for that regime; whether the prompts pay "
+          "once a model has converged is not measured here."]
     return L + [""]
 
 
