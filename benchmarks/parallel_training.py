@@ -50,21 +50,24 @@ def _batch(clips: int, frames: int, seed: int):
     return x2d, y3d, ["Walking"] * clips, gen
 
 
+def _loss(module: torch.nn.Module, batch, precision: str) -> torch.Tensor:
+    """The training loss of ``batch`` (metres), under bf16 autocast when ``precision`` is ``"bf16"``."""
+    x2d, y3d, actions, gen = batch
+    if precision == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return module(x2d, y3d, actions, gen)
+    return module(x2d, y3d, actions, gen)
+
+
 def _timed_steps(module: torch.nn.Module, params: list, batch, precision: str, warmup: int, repeats: int,
                  sync=None) -> tuple[list[float], float]:
     """Run ``warmup`` then ``repeats`` optimizer steps; returns the step times (s) and the first step's time
     (which includes compilation for a compiled module)."""
-    x2d, y3d, actions, gen = batch
     opt = torch.optim.AdamW(params, lr=1e-4)
 
     def one_step():
         opt.zero_grad(set_to_none=True)
-        if precision == "bf16":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = module(x2d, y3d, actions, gen)
-        else:
-            loss = module(x2d, y3d, actions, gen)
-        loss.backward()
+        _loss(module, batch, precision).backward()
         opt.step()
 
     first = 0.0
@@ -156,18 +159,9 @@ def step_flops(preset: str, frames: int, clips: int, precision: str, overrides: 
     """Matmul-type FLOPs of one forward + backward of ``clips`` clips (the same in every mode: the processes of
     ``gloo2`` share them), counted with explicit attention matmuls so the fused kernels are counted too."""
     module, _ = _build(preset, frames, overrides or {})
-    x2d, y3d, actions, gen = _batch(clips, frames, 0)
-
-    def fwd_bwd():
-        if precision == "bf16":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = module(x2d, y3d, actions, gen)
-        else:
-            loss = module(x2d, y3d, actions, gen)
-        loss.backward()
-
+    batch = _batch(clips, frames, 0)
     with eager_attention():
-        return count_flops(fwd_bwd)
+        return count_flops(lambda: _loss(module, batch, precision).backward())
 
 
 def measure_mode(preset: str, frames: int, clips: int, precision: str, mode: str, warmup: int, repeats: int,
