@@ -30,22 +30,21 @@ for item in "${RUNS[@]}"; do
   esac
   name="prompts27-$variant-s$seed"
   out="runs/$name"
+  args=(train "$preset" --set lifter.frames=27 ${sets[@]+"${sets[@]}"} --recipe cpu --data "h36m:$SHARED/data/h36m"
+    --train-subjects S1,S5,S6,S7 --val-subjects S8 --out "$out" --batch-size 32 --lr 1e-3 --warmup-steps 100
+    --seed "$seed" --shuffle-seed "$((1300 + seed))" --max-steps "$STEPS" --val-every 200 --val-windows 256
+    --checkpoint-every 400 --no-progress --log-every 20)
   if [ -f "$out/summary.json" ]; then echo "$name: done before, collecting only"; else
     rm -rf "$out"
-    args=(train "$preset" --set lifter.frames=27 ${sets[@]+"${sets[@]}"} --recipe cpu --data "h36m:$SHARED/data/h36m"
-      --train-subjects S1,S5,S6,S7 --val-subjects S8 --out "$out" --batch-size 32 --lr 1e-3 --warmup-steps 100
-      --seed "$seed" --shuffle-seed "$((1300 + seed))" --max-steps "$STEPS" --val-every 200 --val-windows 256
-      --checkpoint-every 400 --no-progress --log-every 20)
     date +%s > "$out.start"
     OMP_NUM_THREADS=1 "$PY" -m posediff "${args[@]}" > "$out.log" 2>&1 &
     pid=$!
     "$PY" scripts/log_cpu_seconds.py "$pid" "$name" --out runs/cpu_seconds.log --every 10 &
     wait "$pid"
   fi
-  # the recorded command names the shared folder as $POSEDIFF_SHARED, never this machine's path
-  shown="OMP_NUM_THREADS=1 posediff train $preset --set lifter.frames=27"
-  [ "$variant" = finepose-minilm ] && shown="$shown --set conditioner.text_encoder.name=minilm --set conditioner.train_modifiers=false"
-  shown="$shown --recipe cpu --data h36m:\$POSEDIFF_SHARED/data/h36m --train-subjects S1,S5,S6,S7 --val-subjects S8 --out $out --batch-size 32 --lr 1e-3 --warmup-steps 100 --seed $seed --shuffle-seed $((1300 + seed)) --max-steps $STEPS --val-every 200 --val-windows 256 --checkpoint-every 400 --no-progress --log-every 20"
+  # the recorded command is the one that ran, with the shared folder written as $POSEDIFF_SHARED (no machine path)
+  shown="OMP_NUM_THREADS=1 posediff ${args[*]}"
+  shown="${shown//h36m:$SHARED/h36m:\$POSEDIFF_SHARED}"
   "$PY" scripts/collect_run.py "$out" --name "$name" --cpu-log runs/cpu_seconds.log --start-epoch "$(cat "$out.start")" \
     --command "$shown" --commit "$COMMIT"
 done
