@@ -15,14 +15,12 @@ cd "$(dirname "$0")/.."
 CKPT="$1"
 NAME="${2:-finepose-base-h36m}"
 MODE="${3:-diffusion}"
-if [ "$MODE" = regression ]; then
-  S8_ARGS=(--hypotheses 1 --steps 1); S8_TAG=all-h1m1; DET_ARGS=(--sampling realtime); HP_ARGS=(--hypotheses 1 --steps 1)
-else
-  S8_ARGS=(--hypotheses 2 --steps 2); S8_TAG=all-fast; DET_ARGS=(); HP_ARGS=()
-fi
-if [ "$MODE" = quick ]; then
-  S8_ARGS=(--hypotheses 1 --steps 1); S8_TAG=all-h1m1
-fi
+case "$MODE" in
+  regression) S8_ARGS=(--hypotheses 1 --steps 1); S8_TAG=all-h1m1; DET_ARGS=(--sampling realtime)
+    HP_ARGS=(--hypotheses 1 --steps 1) ;;
+  quick) S8_ARGS=(--hypotheses 1 --steps 1); S8_TAG=all-h1m1 ;;
+  *) S8_ARGS=(--hypotheses 2 --steps 2); S8_TAG=all-fast; DET_ARGS=(); HP_ARGS=() ;;
+esac
 SHARED="${POSEDIFF_SHARED:-../shared}"
 PY="${PYTHON:-.venv/bin/python}"
 OUT=benchmarks/results/eval

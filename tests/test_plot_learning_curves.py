@@ -1,23 +1,13 @@
 """scripts/plot_learning_curves.py: item 6's runs get their own figure and stay out of the main one."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from script_loader import load_script
+
 pytest.importorskip("matplotlib")
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _record(name: str) -> dict:
@@ -27,7 +17,7 @@ def _record(name: str) -> dict:
 
 
 def test_prompt_runs_get_their_own_figure(tmp_path, monkeypatch):
-    plot = _script("plot_learning_curves")
+    plot = load_script("scripts/plot_learning_curves.py")
     (tmp_path / "training").mkdir()
     for name in ("finepose-base-h36m", "prompts27-d3dp-s1", "prompts27-finepose-offline-s2"):
         (tmp_path / "training" / f"{name}.json").write_text(json.dumps(_record(name)))
@@ -51,7 +41,7 @@ def test_prompt_runs_get_their_own_figure(tmp_path, monkeypatch):
 
 
 def test_no_prompt_figure_without_its_runs(tmp_path, monkeypatch):
-    plot = _script("plot_learning_curves")
+    plot = load_script("scripts/plot_learning_curves.py")
     (tmp_path / "training").mkdir()
     monkeypatch.setattr(plot, "RESULTS", tmp_path)
     assert plot.plot_prompt_runs(tmp_path / "p.png") is False and not (tmp_path / "p.png").exists()

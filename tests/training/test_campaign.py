@@ -15,6 +15,11 @@ def _campaign():
     return load_script("scripts/campaign.py")
 
 
+def _train_two_steps(out) -> None:
+    """A tiny FinePOSE run of two steps with EMA weights (its offline tower is what pack leaves out)."""
+    train("finepose-tiny", out=out, max_steps=2, **{**TINY, "ema_decay": 0.9, "val_subjects": ["none"]})
+
+
 def _equal(a, b) -> bool:
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
@@ -29,8 +34,7 @@ def test_pack_leaves_out_the_rebuilt_tower_and_unpack_restores_every_tensor(tmp_
     campaign = _campaign()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        train("finepose-tiny", out=tmp_path / "run", max_steps=2, **{**TINY, "ema_decay": 0.9,
-                                                                      "val_subjects": ["none"]})
+        _train_two_steps(tmp_path / "run")
         packed = campaign.pack(tmp_path / "run", tmp_path / "campaign")
         original = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
         small = torch.load(packed, weights_only=True)
@@ -75,8 +79,7 @@ def test_weights_only_pack_continues_as_a_new_stage_with_init(tmp_path):
     campaign = _campaign()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        train("finepose-tiny", out=tmp_path / "run", max_steps=2, **{**TINY, "ema_decay": 0.9,
-                                                                      "val_subjects": ["none"]})
+        _train_two_steps(tmp_path / "run")
         full = campaign.pack(tmp_path / "run", tmp_path / "full")
         packed = campaign.pack(tmp_path / "run", tmp_path / "campaign", weights_only=True)
         small = torch.load(packed, weights_only=True)
